@@ -1,0 +1,132 @@
+"""Input validation shared by the public functions.
+
+Every check raises ``TypeError`` (wrong kind of object) or ``ValueError`` (right kind,
+wrong value) naming the argument, before any JAX computation starts, so users never see
+an XLA stack trace for a mistake of theirs. Inputs are never modified in place.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def positive_int(value: Any, name: str) -> int:
+    """``value`` as an int >= 1, or a TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__})")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def nonnegative_float(value: Any, name: str, *, allow_none: bool = False) -> float | None:
+    """``value`` as a finite float >= 0 (or None when allowed)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a finite non-negative number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite non-negative number, got {value}")
+    return value
+
+
+def one_of(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``, else a ValueError listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def batch(x: Any, name: str, *, min_rank: int = 2) -> jax.Array:
+    """A non-empty, finite, floating batch of inputs with the batch axis first.
+
+    Accepts numpy or JAX arrays (and nested lists); returns a JAX array without touching
+    the caller's object. Integer inputs are rejected rather than silently cast, because a
+    kernel of integer pixels is almost always a forgotten normalisation.
+    """
+    if x is None:
+        raise TypeError(f"{name} must be an array of shape (N, ...), got None")
+    if isinstance(x, (jax.Array, np.ndarray)):
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except Exception as err:  # ragged lists and the like
+            raise TypeError(f"{name} must be an array of shape (N, ...): {err}") from None
+    if not (jnp.issubdtype(arr.dtype, jnp.floating)):
+        raise TypeError(
+            f"{name} must have a floating dtype (float32 or float64), got {arr.dtype}; "
+            f"convert it, e.g. {name}.astype('float32')"
+        )
+    if arr.ndim < min_rank:
+        raise ValueError(
+            f"{name} must have rank >= {min_rank} with the batch axis first, got shape {tuple(arr.shape)}"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch (shape {tuple(arr.shape)}); pass at least one input")
+    if any(s == 0 for s in arr.shape[1:]):
+        raise ValueError(f"{name} has a zero-sized feature axis (shape {tuple(arr.shape)})")
+    arr = jnp.asarray(arr)
+    if not bool(jnp.all(jnp.isfinite(arr))):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def second_batch(x2: Any, x1: jax.Array, name: str = "x2") -> jax.Array:
+    """Validate ``x2`` like ``x1`` and require the same per-example shape and dtype."""
+    x2 = batch(x2, name, min_rank=x1.ndim)
+    if x2.shape[1:] != x1.shape[1:]:
+        raise ValueError(
+            f"{name} has per-example shape {tuple(x2.shape[1:])} but x1 has {tuple(x1.shape[1:])}; "
+            "both batches must describe inputs of the same shape"
+        )
+    if x2.dtype != x1.dtype:
+        raise TypeError(f"{name} has dtype {x2.dtype} but x1 has {x1.dtype}; use one dtype for both")
+    return x2
+
+
+def params_tree(params: Any, name: str = "params") -> Any:
+    """A pytree of floating, finite arrays (or None leaves, as stax uses for absent biases)."""
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves:
+        raise ValueError(f"{name} has no arrays; pass the params returned by init_fn")
+    for leaf in leaves:
+        if not hasattr(leaf, "dtype") or not hasattr(leaf, "shape"):
+            raise TypeError(f"{name} must be a pytree of arrays, found a leaf of type {type(leaf).__name__}")
+        if not jnp.issubdtype(leaf.dtype, jnp.floating):
+            raise TypeError(f"{name} must hold floating arrays, found dtype {leaf.dtype}")
+        if not bool(jnp.all(jnp.isfinite(leaf))):
+            raise ValueError(f"{name} contains NaN or infinite values")
+    return params
+
+
+def output_shape(apply_fn: Any, params: Any, x: jax.Array, name: str = "x1") -> tuple[int, ...]:
+    """Trace ``apply_fn(params, x)`` abstractly (no FLOPs) and return its output shape.
+
+    Shape errors inside the model (e.g. a feature dimension that does not match the
+    first layer) are turned into a ValueError naming ``name``.
+    """
+    if not callable(apply_fn):
+        raise TypeError(f"apply_fn must be callable as apply_fn(params, x), got {type(apply_fn).__name__}")
+    try:
+        out = jax.eval_shape(apply_fn, params, x)
+    except (TypeError, ValueError) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"the model cannot be applied to {name} of shape {tuple(x.shape)} with these params "
+            f"(does the feature dimension match the model's input?): {first_line}"
+        ) from None
+    if not hasattr(out, "shape") or len(out.shape) != 2:
+        raise ValueError(
+            f"apply_fn must return logits of shape (N, O); on {name} it returned "
+            f"{getattr(out, 'shape', type(out).__name__)}"
+        )
+    if out.shape[0] != x.shape[0]:
+        raise ValueError(f"apply_fn changed the batch size: {x.shape[0]} inputs gave {out.shape[0]} outputs")
+    return tuple(out.shape)

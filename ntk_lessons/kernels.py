@@ -1,0 +1,198 @@
+r"""The empirical NTK and the sum-of-logits kernel (pNTK).
+
+For a network f(x; theta) in R^O with Jacobian J(x) = d f(x) / d theta in R^{O x P}:
+
+* ``entk``: Theta(x, x') = J(x) J(x')^T, returned for batches as (N1, N2, O, O) --
+  ``theta[n, m, j, k] = <d f_j(x1[n]), d f_k(x2[m])>``, the layout of
+  ``neural_tangents.empirical_ntk_fn(f, trace_axes=())``.
+* ``pntk``: <grad sum_j f_j(x) / sqrt(O), grad sum_k f_k(x') / sqrt(O)>, shape (N1, N2);
+  equal to ``entk(...).sum((2, 3)) / O``. One backward pass per input instead of O.
+
+Methods for ``entk``:
+  "jacobian"    materialise J for both batches and contract leaf by leaf.
+                Memory O((N1 + N2) O P), time O(N1 N2 O^2 P).
+  "ntk_vp"      NTK-vector products: for each of the N2 O basis vectors e, one vjp on a
+                single input of x2 then one jvp on x1 gives a column Theta e. No
+                Jacobian; memory O(N1 N2 O^2 + P), time O(N2 O) forward+backward passes.
+  "structured"  ``mlp`` networks only: per-layer Hadamard products of Gram matrices
+                (see ``structured``); by far the cheapest.
+  "auto"        "structured" when ``apply_fn`` comes from ``models.mlp``, else "jacobian".
+
+All inputs are validated (see ``_checks``) and a memory guard (see ``memory``) refuses
+computations above the budget before anything is allocated.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from . import _checks, memory, models, structured
+
+METHODS = ("auto", "jacobian", "ntk_vp", "structured")
+VP_BATCH = 8  # basis vectors pushed through one vjp/jvp at a time by "ntk_vp"
+
+
+def entk(
+    apply_fn: Callable,
+    params: Any,
+    x1: Any,
+    x2: Any = None,
+    *,
+    method: str = "auto",
+    memory_budget: int | None = None,
+) -> jax.Array:
+    """Full empirical NTK, shape (N1, N2, O, O).
+
+    Args:
+      apply_fn: ``apply_fn(params, x) -> (N, O)`` (any stax-style model).
+      params: its parameter pytree.
+      x1: inputs (N1, ...), floating, finite, non-empty.
+      x2: inputs (N2, ...) with the same per-example shape, or None for x2 = x1.
+      method: "auto" (default), "jacobian", "ntk_vp" or "structured" (module docstring).
+      memory_budget: bytes this call may use; default ``memory.default_budget_bytes()``.
+
+    Returns:
+      ``theta`` with ``theta[n, m, j, k] = d f_j(x1[n]) . d f_k(x2[m])`` in x1's dtype.
+
+    Cost: see the module docstring; "structured" is O(N^2 O^2 sum_l n_l) for an mlp.
+    """
+    method = _checks.one_of(method, "method", METHODS)
+    x1, x2, same, out_dim, spec = _prepare(apply_fn, params, x1, x2)
+    if method == "auto":
+        method = "structured" if spec is not None else "jacobian"
+    if method == "structured" and spec is None:
+        raise ValueError(
+            "method='structured' needs a model built by ntk_lessons.models.mlp; "
+            "use method='jacobian' or 'ntk_vp' for other models"
+        )
+    needed = memory.estimate_bytes(
+        method,
+        n1=x1.shape[0],
+        n2=x2.shape[0],
+        out_dim=out_dim,
+        n_params=models.parameter_count(params),
+        itemsize=x1.dtype.itemsize,
+        same_inputs=same,
+        widths=spec.hidden_widths if spec is not None else (),
+        vp_batch=VP_BATCH,
+    )
+    memory.guard(needed, what=f"entk(method={method!r}) on {x1.shape[0]} x {x2.shape[0]} inputs with O={out_dim}",
+                 memory_budget=memory_budget)
+    if method == "structured":
+        readout, body = structured.readout_and_body(spec, params, x1, x2)
+        return body + readout[:, :, None, None] * jnp.eye(out_dim, dtype=body.dtype)
+    if method == "jacobian":
+        return _entk_jacobian(apply_fn, params, x1, None if same else x2, False)
+    return _entk_ntk_vp(apply_fn, params, x1, x2)
+
+
+def pntk(
+    apply_fn: Callable,
+    params: Any,
+    x1: Any,
+    x2: Any = None,
+    *,
+    method: str = "auto",
+    memory_budget: int | None = None,
+) -> jax.Array:
+    """Sum-of-logits kernel (Mohamadi, Bae & Sutherland 2023), shape (N1, N2).
+
+    ``pntk[n, m] = <grad_theta sum_j f_j(x1[n]) / sqrt(O), grad_theta sum_k f_k(x2[m]) / sqrt(O)>``
+    ``= entk[n, m].sum() / O``: the eNTK approximated as ``pntk ⊗ I_O``.
+
+    Args as in :func:`entk`; ``method`` is "auto", "jacobian" (per-input gradients of the
+    summed logit: one backward pass per input, memory O((N1 + N2) P), time
+    O(N1 N2 P)) or "structured" (mlp only, O(N^2 sum_l n_l)).
+    """
+    method = _checks.one_of(method, "method", ("auto", "jacobian", "structured"))
+    x1, x2, same, out_dim, spec = _prepare(apply_fn, params, x1, x2)
+    if method == "auto":
+        method = "structured" if spec is not None else "jacobian"
+    if method == "structured" and spec is None:
+        raise ValueError("method='structured' needs a model built by ntk_lessons.models.mlp")
+    needed = memory.estimate_bytes(
+        "structured" if method == "structured" else "pntk",
+        n1=x1.shape[0], n2=x2.shape[0], out_dim=1, n_params=models.parameter_count(params),
+        itemsize=x1.dtype.itemsize, same_inputs=same,
+        widths=spec.hidden_widths if spec is not None else (),
+    )
+    memory.guard(needed, what=f"pntk on {x1.shape[0]} x {x2.shape[0]} inputs", memory_budget=memory_budget)
+    if method == "structured":
+        readout, body = structured.readout_and_body(spec, params, x1, x2, sum_logits=True)
+        return body + readout
+    return _entk_jacobian(apply_fn, params, x1, None if same else x2, True)[:, :, 0, 0]
+
+
+def _prepare(apply_fn, params, x1, x2):
+    """Validate arguments; return (x1, x2, x2_is_x1, O, mlp spec or None)."""
+    if not callable(apply_fn):
+        raise TypeError(f"apply_fn must be callable as apply_fn(params, x), got {type(apply_fn).__name__}")
+    params = _checks.params_tree(params)
+    x1 = _checks.batch(x1, "x1")
+    same = x2 is None or x2 is x1
+    x2 = x1 if same else _checks.second_batch(x2, x1, "x2")
+    spec = models.spec_of(apply_fn)
+    if spec is not None:
+        layers = models.check_params(spec, params)
+        if x1.ndim != 2 or x1.shape[1] != layers[0][0].shape[0]:
+            raise ValueError(
+                f"x1 has shape {tuple(x1.shape)} but this mlp takes inputs of shape (N, {layers[0][0].shape[0]})"
+            )
+    out_shape = _checks.output_shape(apply_fn, params, x1, "x1")
+    leaf_dtypes = {leaf.dtype for leaf in jax.tree_util.tree_leaves(params)}
+    if leaf_dtypes != {x1.dtype}:
+        raise TypeError(
+            f"params have dtype(s) {sorted(map(str, leaf_dtypes))} but x1 has {x1.dtype}; "
+            "cast one to match (mixing silently promotes and hides precision loss)"
+        )
+    return x1, x2, same, out_shape[1], spec
+
+
+def _summed(apply_fn: Callable, params: Any, x: jax.Array) -> jax.Array:
+    """The pNTK's scalar output sum_j f_j(x) / sqrt(O), kept as shape (N, 1)."""
+    f = apply_fn(params, x)
+    return f.sum(axis=1, keepdims=True) / math.sqrt(f.shape[1])
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _entk_jacobian(apply_fn, params, x1, x2, sum_logits):
+    fn = functools.partial(_summed, apply_fn) if sum_logits else apply_fn
+    j1 = jax.jacrev(fn)(params, x1)  # leaves (N1, O, *leaf.shape)
+    j2 = j1 if x2 is None else jax.jacrev(fn)(params, x2)
+    n1 = x1.shape[0]
+
+    def contract(a, b):
+        a = a.reshape(a.shape[0] * a.shape[1], -1)
+        b = b.reshape(b.shape[0] * b.shape[1], -1)
+        return a @ b.T
+
+    blocks = jax.tree_util.tree_leaves(jax.tree_util.tree_map(contract, j1, j2))
+    mat = functools.reduce(jnp.add, blocks)  # (N1 O, N2 O), sample-major
+    n2 = n1 if x2 is None else x2.shape[0]
+    o = mat.shape[0] // n1
+    return mat.reshape(n1, o, n2, o).transpose(0, 2, 1, 3)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _entk_ntk_vp(apply_fn, params, x1, x2):
+    n2 = x2.shape[0]
+    o = jax.eval_shape(apply_fn, params, x1).shape[1]
+    dtype = x1.dtype
+
+    def column(index):
+        # One basis vector e_(m, k) of the output space of x2:  Theta(x1, x2) e = J(x1) J(x2_m)^T e_k.
+        m, k = index // o, index % o
+        xm = lax.dynamic_slice_in_dim(x2, m, 1, axis=0)
+        _, vjp = jax.vjp(lambda p: apply_fn(p, xm), params)
+        (grad,) = vjp(jax.nn.one_hot(k, o, dtype=dtype)[None, :])
+        _, tangent = jax.jvp(lambda p: apply_fn(p, x1), (params,), (grad,))
+        return tangent  # (N1, O) = theta[:, m, :, k]
+
+    cols = lax.map(column, jnp.arange(n2 * o), batch_size=min(VP_BATCH, n2 * o))  # (N2 O, N1, O)
+    return cols.reshape(n2, o, x1.shape[0], o).transpose(2, 0, 3, 1)

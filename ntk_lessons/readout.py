@@ -1,0 +1,99 @@
+r"""The readout layer's exact block structure.
+
+Write an mlp as f(x) = W_std / sqrt(n) * phi(x) @ W + b_std * b, with phi(x) in R^n the last
+hidden layer and w_j = W[:, j]. Differentiating with respect to the readout (W, b) and
+with respect to everything below it (theta') splits the eNTK exactly into
+
+    Theta(x, x') = [W_std^2 / n * phi(x).phi(x') + b_std^2] I_O              readout term
+                 + W_std^2 / n * [w_j^T A(x, x') w_k]_{jk}                   body term
+
+with A(x, x') = J_theta' phi(x) J_theta' phi(x')^T (n x n). The readout term is a multiple
+of I_O at *every* width; every off-diagonal entry of the eNTK comes from the body term.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+from . import _checks, memory, models, structured
+
+
+@dataclasses.dataclass(frozen=True)
+class Decomposition:
+    """eNTK = ``readout`` + ``body``; shapes (N1, N2, O, O) except ``readout_scalar`` (N1, N2)."""
+
+    readout_scalar: jax.Array
+    body: jax.Array
+
+    @property
+    def readout(self) -> jax.Array:
+        """readout_scalar ⊗ I_O, (N1, N2, O, O)."""
+        o = self.body.shape[-1]
+        return self.readout_scalar[:, :, None, None] * jnp.eye(o, dtype=self.body.dtype)
+
+    @property
+    def full(self) -> jax.Array:
+        """The eNTK, readout + body, (N1, N2, O, O)."""
+        return self.readout + self.body
+
+
+def _mlp_args(apply_fn: Callable, params: Any, x1: Any, x2: Any):
+    spec = models.spec_of(apply_fn)
+    if spec is None:
+        raise TypeError("apply_fn must come from ntk_lessons.models.mlp (the decomposition is about its readout layer)")
+    layers = models.check_params(spec, _checks.params_tree(params))
+    x1 = _checks.batch(x1, "x1")
+    x2 = x1 if x2 is None else _checks.second_batch(x2, x1, "x2")
+    if x1.ndim != 2 or x1.shape[1] != layers[0][0].shape[0]:
+        raise ValueError(f"x1 has shape {tuple(x1.shape)} but this mlp takes (N, {layers[0][0].shape[0]})")
+    if not spec.hidden_widths:
+        raise ValueError("the mlp has no hidden layer, so there is no body term; use hidden_widths=[n, ...]")
+    return spec, x1, x2
+
+
+def decompose(apply_fn: Callable, params: Any, x1: Any, x2: Any = None) -> Decomposition:
+    """Readout and body terms of an mlp's eNTK on x1 (N1, d) and x2 (N2, d) (x2 = x1 if None).
+
+    Both come from the structured computation (no Jacobian): cost O(N1 N2 O^2 sum_l n_l
+    + (N1 + N2) O P), memory O(N1 N2 O^2).
+    """
+    spec, x1, x2 = _mlp_args(apply_fn, params, x1, x2)
+    readout_scalar, body = structured.readout_and_body(spec, params, x1, x2)
+    return Decomposition(readout_scalar=readout_scalar, body=body)
+
+
+def features(apply_fn: Callable, params: Any, x: Any) -> jax.Array:
+    """phi(x), the last hidden layer of an mlp: (N, d) -> (N, n_L). Cost O(N P)."""
+    spec, x, _ = _mlp_args(apply_fn, params, x, None)
+    return models.forward(spec, params, x)[-2]
+
+
+def body_from_feature_jacobian(
+    apply_fn: Callable, params: Any, x1: Any, x2: Any = None, *, memory_budget: int | None = None
+) -> jax.Array:
+    """The body term by the textbook formula W_std^2 / n * w_j^T A(x, x') w_k, (N1, N2, O, O).
+
+    Materialises A(x, x') (N1, N2, n, n) from the feature Jacobian J_theta' phi: meant
+    for small teaching examples and as an independent check of :func:`decompose`.
+    Cost O(N1 N2 n^2 P'), memory O(N1 N2 n^2 + (N1 + N2) n P').
+    """
+    spec, x1, x2 = _mlp_args(apply_fn, params, x1, x2)
+    n = spec.hidden_widths[-1]
+    body_params, readout_params = params[:-1], params[-1]
+    n_body = models.parameter_count(body_params)
+    needed = (x1.shape[0] * x2.shape[0] * n * n + (x1.shape[0] + x2.shape[0]) * n * n_body) * x1.dtype.itemsize
+    memory.guard(needed, what="body_from_feature_jacobian", memory_budget=memory_budget)
+
+    def phi(p, x):
+        return models.forward(spec, [*p, readout_params], x)[-2]
+
+    j1 = jax.jacrev(phi)(body_params, x1)
+    j2 = jax.jacrev(phi)(body_params, x2)
+    contract = lambda a, b: jnp.einsum("na...,mb...->nmab", a, b)  # noqa: E731
+    A = sum(jax.tree_util.tree_leaves(jax.tree_util.tree_map(contract, j1, j2)))  # (N1, N2, n, n)
+    W = readout_params[0]  # (n, O); column j is w_j
+    return (spec.W_std**2 / n) * jnp.einsum("aj,nmab,bk->nmjk", W, A, W)

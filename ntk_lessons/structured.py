@@ -1,0 +1,109 @@
+r"""The eNTK of an ``mlp``, layer by layer, without materialising a Jacobian.
+
+For a dense layer ``h = W_std / sqrt(n_in) * a @ W + b_std * b`` the derivative of logit
+j with respect to ``W[p, q]`` is ``W_std / sqrt(n_in) * a[p] * delta[j, q]``, where
+``delta[j, q] = d f_j / d h[q]`` is the backpropagated signal. Hence this layer's
+share of the eNTK factorises:
+
+    Theta_l(x, x')_{jk} = ( W_std^2 / n_in * a(x).a(x') + b_std^2 )  *  delta_j(x).delta_k(x')
+                          \__________ input Gram, (N1, N2) _________/    \_ backprop Gram, (N1 O, N2 O) _/
+
+and the eNTK is the sum over layers of these Hadamard products. For the readout layer
+``delta = I_O``, so its share is a multiple of the identity (see ``readout``).
+
+Cost for N1 = N2 = N inputs, O outputs, hidden widths n_l: backprop O(N O sum_l n_l n_{l+1}),
+Grams O(N^2 O^2 sum_l n_l); memory O(N^2 O^2 + N O sum_l n_l). The Jacobian route costs
+O(N O P) memory and O(N^2 O^2 P) time, with P ~ sum_l n_l n_{l+1}.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+
+from .models import MLPSpec, activation_derivative, check_params, forward
+
+
+def backprop_deltas(spec: MLPSpec, params: list, x: jax.Array) -> tuple[list[jax.Array], list[jax.Array]]:
+    """Layer inputs and backpropagated signals of an mlp.
+
+    Returns ``(inputs, deltas)``: ``inputs[l]`` (N, n_{l-1}) is what dense layer l reads
+    (``inputs[0] = x``); ``deltas[l]`` (N, O, n_l) is d f / d h_l for the hidden layers
+    l = 0 .. L-1 (the readout's delta is I_O and is not stored). Cost O(N O P).
+    """
+    layers = check_params(spec, params)
+    values = forward(spec, params, x)
+    inputs = [values[2 * l] for l in range(len(layers))]
+    n_out = x.shape[0], spec.out_dim
+    deltas: list[jax.Array] = []
+    # Start from the readout: d f / d a_L = W_std / sqrt(n_L) * W_L^T, the same for every input.
+    W = layers[-1][0]
+    g = jnp.broadcast_to((spec.W_std / math.sqrt(W.shape[0])) * W.T, (*n_out, W.shape[0]))
+    for l in range(len(layers) - 2, -1, -1):
+        h = values[2 * l + 1]
+        delta = g * activation_derivative(spec, h)[:, None, :]
+        deltas.append(delta)
+        if l > 0:
+            W = layers[l][0]
+            g = (spec.W_std / math.sqrt(W.shape[0])) * (delta @ W.T)
+    return inputs, deltas[::-1]
+
+
+def input_gram(spec: MLPSpec, a1: jax.Array, a2: jax.Array) -> jax.Array:
+    """``W_std^2 / n_in * a1 @ a2.T + b_std^2``: (N1, n_in), (N2, n_in) -> (N1, N2). Cost O(N1 N2 n_in)."""
+    gram = (spec.W_std**2 / a1.shape[1]) * (a1 @ a2.T)
+    return gram if spec.b_std is None else gram + spec.b_std**2
+
+
+def _backprop_gram(d1: jax.Array, d2: jax.Array, sum_logits: bool) -> jax.Array:
+    """(N1, O, n), (N2, O, n) -> (N1, O, N2, O) sample-major, or (N1, N2) for the summed logit."""
+    if sum_logits:
+        o = d1.shape[1]
+        return (d1.sum(1) @ d2.sum(1).T) / o
+    n1, o, n = d1.shape
+    n2 = d2.shape[0]
+    return (d1.reshape(n1 * o, n) @ d2.reshape(n2 * o, n).T).reshape(n1, o, n2, o)
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "sum_logits"))
+def readout_and_body(
+    spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array, sum_logits: bool = False
+) -> tuple[jax.Array, jax.Array]:
+    """The readout scalar (N1, N2) and the body term of an mlp's eNTK.
+
+    Body term: (N1, N2, O, O), or (N1, N2) when ``sum_logits`` (the pNTK's body). The
+    eNTK is ``body + readout[..., None, None] * I_O``; the pNTK is ``body + readout``.
+    Cost as in the module docstring; jit-compiled per (spec, shapes).
+    """
+    in1, del1 = backprop_deltas(spec, params, x1)
+    in2, del2 = backprop_deltas(spec, params, x2)
+    readout = input_gram(spec, in1[-1], in2[-1])
+    n1, n2, o = x1.shape[0], x2.shape[0], spec.out_dim
+    body = jnp.zeros((n1, n2) if sum_logits else (n1, o, n2, o), dtype=readout.dtype)
+    for l, (d1, d2) in enumerate(zip(del1, del2)):
+        scalar = input_gram(spec, in1[l], in2[l])
+        body = body + (scalar if sum_logits else scalar[:, None, :, None]) * _backprop_gram(d1, d2, sum_logits)
+    if not sum_logits:
+        body = body.transpose(0, 2, 1, 3)
+    return readout, body
+
+
+@functools.partial(jax.jit, static_argnames=("spec",))
+def layer_contributions(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array) -> list[jax.Array]:
+    """Each dense layer's share of the eNTK, input layer first: a list of (N1, N2, O, O).
+
+    Their sum is the eNTK. Memory: one (N1, N2, O, O) array per layer (for teaching;
+    ``readout_and_body`` accumulates instead).
+    """
+    in1, del1 = backprop_deltas(spec, params, x1)
+    in2, del2 = backprop_deltas(spec, params, x2)
+    eye = jnp.eye(spec.out_dim, dtype=x1.dtype)
+    terms = []
+    for l, (d1, d2) in enumerate(zip(del1, del2)):
+        gram = _backprop_gram(d1, d2, sum_logits=False).transpose(0, 2, 1, 3)
+        terms.append(input_gram(spec, in1[l], in2[l])[:, :, None, None] * gram)
+    terms.append(input_gram(spec, in1[-1], in2[-1])[:, :, None, None] * eye)
+    return terms

@@ -1,0 +1,163 @@
+import jax
+import jax.flatten_util
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from ntk_lessons import blocks, kernels
+
+from conftest import TOL, cast, conv_net, make_inputs, make_mlp, max_rel_err
+
+METHODS = ("jacobian", "ntk_vp", "structured")
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize(
+    "widths, activation, b_std",
+    [((16,), "relu", 0.0), ((16, 8), "erf", 0.3), ((12, 10, 9), "relu", 0.1), ((8, 8), "relu", None), ((), "relu", 0.5)],
+)
+def test_methods_agree_on_mlps(dtype, widths, activation, b_std):
+    apply_fn, params = make_mlp(widths, 4, 6, activation=activation, b_std=b_std, W_std=1.4, dtype=dtype)
+    x1, x2 = make_inputs(5, 6, seed=1, dtype=dtype), make_inputs(3, 6, seed=2, dtype=dtype)
+    ref = kernels.entk(apply_fn, params, x1, x2, method="jacobian")
+    assert ref.shape == (5, 3, 4, 4) and ref.dtype == dtype
+    for method in ("ntk_vp", "structured", "auto"):
+        got = kernels.entk(apply_fn, params, x1, x2, method=method)
+        assert got.dtype == dtype
+        assert max_rel_err(got, ref) < TOL[dtype], method
+
+
+def test_matches_the_definition_J_J_transpose():
+    apply_fn, params = make_mlp((6,), 3, 4, b_std=0.2)
+    x = make_inputs(4, 4)
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    J = jax.jacobian(lambda v: apply_fn(unravel(v), x))(flat)  # (N, O, P)
+    by_hand = jnp.einsum("njp,mkp->nmjk", J, J)
+    for method in METHODS:
+        assert max_rel_err(kernels.entk(apply_fn, params, x, method=method), by_hand) < 1e-12
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_generic_model_conv_net(dtype):
+    init_fn, apply_fn = conv_net()
+    _, params = init_fn(jax.random.PRNGKey(0), (-1, 5, 5, 2))
+    params = cast(params, dtype)
+    x1 = jax.random.normal(jax.random.PRNGKey(1), (4, 5, 5, 2), dtype=dtype)
+    x2 = jax.random.normal(jax.random.PRNGKey(2), (3, 5, 5, 2), dtype=dtype)
+    ref = kernels.entk(apply_fn, params, x1, x2, method="jacobian")
+    assert ref.shape == (4, 3, 3, 3)
+    assert max_rel_err(kernels.entk(apply_fn, params, x1, x2, method="ntk_vp"), ref) < TOL[dtype]
+    assert max_rel_err(kernels.entk(apply_fn, params, x1, x2), ref) < TOL[dtype]  # auto -> jacobian
+    assert max_rel_err(kernels.pntk(apply_fn, params, x1, x2), ref.sum((2, 3)) / 3) < TOL[dtype]
+    with pytest.raises(ValueError, match="structured"):
+        kernels.entk(apply_fn, params, x1, x2, method="structured")
+
+
+@pytest.mark.parametrize("method", ["jacobian", "structured"])
+def test_pntk_is_mean_of_all_blocks(method):
+    apply_fn, params = make_mlp((10, 7), 5, 4, b_std=0.4, activation="erf")
+    x1, x2 = make_inputs(6, 4, seed=3), make_inputs(2, 4, seed=4)
+    theta = kernels.entk(apply_fn, params, x1, x2, method="jacobian")
+    p = kernels.pntk(apply_fn, params, x1, x2, method=method)
+    assert p.shape == (6, 2)
+    assert max_rel_err(p, theta.sum((2, 3)) / 5) < 1e-12
+
+
+def test_pntk_equals_gradient_of_scaled_sum_by_hand():
+    apply_fn, params = make_mlp((9,), 4, 3, b_std=0.1)
+    x = make_inputs(3, 3)
+    grads = [jax.grad(lambda p, xi=xi: apply_fn(p, xi[None]).sum() / 2.0)(params) for xi in x]  # sqrt(O) = 2
+    flat = jnp.stack([jax.flatten_util.ravel_pytree(g)[0] for g in grads])
+    assert max_rel_err(kernels.pntk(apply_fn, params, x), flat @ flat.T) < 1e-12
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n1=st.integers(1, 5),
+    n2=st.integers(1, 4),
+    d=st.integers(1, 6),
+    widths=st.lists(st.integers(1, 9), min_size=0, max_size=3),
+    out_dim=st.integers(1, 4),
+    activation=st.sampled_from(["relu", "erf"]),
+    seed=st.integers(0, 2**16),
+)
+def test_hypothesis_shapes_methods_symmetry_psd(n1, n2, d, widths, out_dim, activation, seed):
+    apply_fn, params = make_mlp(tuple(widths), out_dim, d, seed=seed, activation=activation, b_std=0.3)
+    x1, x2 = make_inputs(n1, d, seed=seed + 1), make_inputs(n2, d, seed=seed + 2)
+    ref = kernels.entk(apply_fn, params, x1, x2, method="jacobian")
+    assert ref.shape == (n1, n2, out_dim, out_dim)
+    for method in ("ntk_vp", "structured"):
+        assert np.allclose(kernels.entk(apply_fn, params, x1, x2, method=method), ref, rtol=1e-9, atol=1e-9)
+    # On one batch the eNTK is a Gram matrix: symmetric and PSD as an (N O) x (N O) matrix.
+    for order in blocks.ORDERS:
+        m = np.asarray(blocks.to_matrix(kernels.entk(apply_fn, params, x1), order))
+        assert np.allclose(m, m.T, rtol=1e-12, atol=1e-12)
+        assert np.linalg.eigvalsh(m).min() >= -1e-9 * max(1.0, np.abs(m).max())
+
+
+def test_x2_none_equals_x2_is_x1():
+    apply_fn, params = make_mlp()
+    x = make_inputs(4, 5)
+    for method in METHODS:
+        a = kernels.entk(apply_fn, params, x, method=method)
+        b = kernels.entk(apply_fn, params, x, jnp.array(x), method=method)
+        assert max_rel_err(a, b) < 1e-13
+
+
+# ---- bad input: clear errors naming the argument, nothing mutated --------------------------------
+
+
+@pytest.mark.parametrize(
+    "x1, x2, err, match",
+    [
+        (np.ones(5), None, ValueError, "x1 must have rank"),
+        (np.ones((0, 5)), None, ValueError, "x1 is an empty batch"),
+        (np.full((2, 5), np.nan), None, ValueError, "x1 contains NaN"),
+        (np.ones((2, 4)), None, ValueError, r"x1 has shape \(2, 4\)"),
+        (np.ones((2, 5)), np.ones((3, 4)), ValueError, "x2 has per-example shape"),
+        (np.ones((2, 5)), np.ones((0, 5)), ValueError, "x2 is an empty batch"),
+        (np.ones((2, 5)), np.array([[np.inf] * 5]), ValueError, "x2 contains NaN or infinite"),
+        (np.ones((2, 5), dtype=int), None, TypeError, "x1 must have a floating dtype"),
+        (None, None, TypeError, "x1"),
+        (np.ones((2, 5), dtype=np.float32), None, TypeError, "params have dtype"),
+    ],
+)
+@pytest.mark.parametrize("fn", [kernels.entk, kernels.pntk])
+def test_bad_inputs(fn, x1, x2, err, match):
+    apply_fn, params = make_mlp()
+    with pytest.raises(err, match=match):
+        fn(apply_fn, params, x1, x2)
+
+
+def test_bad_inputs_generic_model():
+    init_fn, apply_fn = conv_net()
+    _, params = init_fn(jax.random.PRNGKey(0), (-1, 5, 5, 2))
+    with pytest.raises(ValueError, match="x1 of shape"):
+        kernels.entk(apply_fn, params, np.ones((2, 5, 5, 3)))  # wrong channel count
+    with pytest.raises(TypeError, match="apply_fn must be callable"):
+        kernels.entk("not a function", params, np.ones((2, 5, 5, 2)))
+
+
+def test_bad_method_and_params():
+    apply_fn, params = make_mlp()
+    x = make_inputs(2, 5)
+    with pytest.raises(ValueError, match="method must be one of"):
+        kernels.entk(apply_fn, params, x, method="fast")
+    with pytest.raises(ValueError, match="params contains NaN"):
+        kernels.entk(apply_fn, jax.tree_util.tree_map(lambda a: a * np.nan, params), x)
+    with pytest.raises(ValueError, match="params"):
+        kernels.entk(apply_fn, params[:-1], x)
+
+
+def test_inputs_are_not_mutated():
+    apply_fn, params = make_mlp()
+    x = np.asarray(make_inputs(3, 5))
+    x_copy = x.copy()
+    leaves = [np.array(a) for a in jax.tree_util.tree_leaves(params)]
+    for method in METHODS:
+        kernels.entk(apply_fn, params, x, method=method)
+    kernels.pntk(apply_fn, params, x)
+    np.testing.assert_array_equal(x, x_copy)
+    for a, b in zip(jax.tree_util.tree_leaves(params), leaves):
+        np.testing.assert_array_equal(a, b)
