@@ -29,6 +29,7 @@ import math
 from typing import Any, Callable
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 from jax import lax
 
@@ -127,6 +128,16 @@ def pntk(
         readout, body = structured.readout_and_body(spec, params, x1, x2, sum_logits=True)
         return body + readout
     return _entk_jacobian(apply_fn, params, x1, None if same else x2, True)[:, :, 0, 0]
+
+
+def flat_jacobian(apply_fn: Callable, params: Any, x: Any) -> jax.Array:
+    """J(x) with all parameters flattened into one axis: (N, O, P). Memory O(N O P).
+
+    For teaching (Theta = J J^T by hand); ``entk`` never needs it flattened.
+    """
+    x, _, _, _, _ = _prepare(apply_fn, params, x, None)
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    return jax.jacrev(lambda v: apply_fn(unravel(v), x))(flat)
 
 
 def _prepare(apply_fn, params, x1, x2):
