@@ -81,3 +81,21 @@ def kron_identity(kernel, out_dim: int) -> jax.Array:
     if kernel.ndim != 2:
         raise ValueError(f"kernel must have shape (N1, N2), got {kernel.shape}")
     return kernel[:, :, None, None] * jnp.eye(out_dim, dtype=kernel.dtype)
+
+
+def block_diagonal_share(theta, order: str) -> jax.Array:
+    """Fraction of the squared Frobenius norm that lies in the diagonal blocks of the flattened matrix.
+
+    "class": the O diagonal N1 x N2 blocks (j == k) -- equals 1 - offdiagonal_share^2.
+    "sample": the N diagonal O x O blocks (n == m); needs N1 == N2.
+    A scalar in [0, 1]. Cost O(N1 N2 O^2).
+    """
+    theta = _check_full_kernel(theta)
+    total = jnp.sum(theta**2)
+    if order == "class":
+        return jnp.sum(diagonal_blocks(theta) ** 2) / total
+    if order == "sample":
+        if theta.shape[0] != theta.shape[1]:
+            raise ValueError(f"sample-major diagonal blocks need N1 == N2, got theta of shape {theta.shape}")
+        return jnp.sum(jnp.diagonal(theta, axis1=0, axis2=1) ** 2) / total
+    raise ValueError(f"order must be 'sample' or 'class', got {order!r}")

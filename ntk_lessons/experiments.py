@@ -21,30 +21,41 @@ def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
-def offdiagonal_share_vs_width(
+def decomposition_at(
     x: np.ndarray,
-    widths: Sequence[int],
-    seeds: Sequence[int],
+    width: int,
+    seed: int,
     *,
     depth: int = 2,
     out_dim: int = 10,
     activation: str = "relu",
     W_std: float = 1.0,
     b_std: float | None = 0.0,
-    progress: bool = True,
-) -> np.ndarray:
-    """Off-diagonal share ``blocks.offdiagonal_share`` of the eNTK on ``x`` (N, d).
+) -> readout.Decomposition:
+    """Readout/body decomposition of a freshly initialised mlp ([width] * depth hidden layers)
+    on ``x`` (N, d), parameters in x's dtype. Cost: one structured eNTK, O(N^2 O^2 depth n + N O depth n^2)."""
+    init_fn, apply_fn = models.mlp([width] * depth, out_dim, activation=activation, W_std=W_std, b_std=b_std)
+    _, params = init_fn(jax.random.PRNGKey(seed), x.shape)
+    params = jax.tree_util.tree_map(lambda a: a.astype(x.dtype), params)
+    return readout.decompose(apply_fn, params, x)
 
-    Every hidden layer has width ``n`` (``depth`` hidden layers), for each n in ``widths``
-    and each seed. Returns an array (len(widths), len(seeds)). Cost per entry: one
-    structured eNTK, O(N^2 O^2 depth n + N O depth n^2).
+
+def offdiagonal_share_vs_width(
+    x: np.ndarray,
+    widths: Sequence[int],
+    seeds: Sequence[int],
+    *,
+    progress: bool = True,
+    **model,
+) -> np.ndarray:
+    """Off-diagonal share (``blocks.offdiagonal_share``) of the eNTK on ``x`` (N, d) for each
+    width n in ``widths`` (all ``depth`` hidden layers of width n) and each seed.
+
+    ``model``: keyword arguments of :func:`decomposition_at` (depth, out_dim, activation, ...).
+    Returns an array (len(widths), len(seeds)). Cost: len(widths) x len(seeds) structured eNTKs.
     """
     out = np.zeros((len(widths), len(seeds)))
-    pairs = [(i, n, s_i, s) for i, n in enumerate(widths) for s_i, s in enumerate(seeds)]
-    for i, n, s_i, seed in tqdm(pairs, desc="widths x seeds", disable=not progress):
-        init_fn, apply_fn = models.mlp([n] * depth, out_dim, activation=activation, W_std=W_std, b_std=b_std)
-        _, params = init_fn(jax.random.PRNGKey(seed), x.shape)
-        params = jax.tree_util.tree_map(lambda a: a.astype(x.dtype), params)
-        term = readout.decompose(apply_fn, params, x)
-        out[i, s_i] = float(blocks.offdiagonal_share(term.full))
+    pairs = [(i, n, j, s) for i, n in enumerate(widths) for j, s in enumerate(seeds)]
+    for i, n, j, seed in tqdm(pairs, desc="widths x seeds", disable=not progress):
+        out[i, j] = float(blocks.offdiagonal_share(decomposition_at(x, n, seed, **model).full))
     return out

@@ -86,8 +86,7 @@ def entk(
     memory.guard(needed, what=f"entk(method={method!r}) on {x1.shape[0]} x {x2.shape[0]} inputs with O={out_dim}",
                  memory_budget=memory_budget)
     if method == "structured":
-        readout, body = structured.readout_and_body(spec, params, x1, x2)
-        return body + readout[:, :, None, None] * jnp.eye(out_dim, dtype=body.dtype)
+        return structured.entk(spec, params, x1, x2)
     if method == "jacobian":
         return _entk_jacobian(apply_fn, params, x1, None if same else x2, False)
     return _entk_ntk_vp(apply_fn, params, x1, x2)

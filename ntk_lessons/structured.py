@@ -92,6 +92,17 @@ def readout_and_body(
 
 
 @functools.partial(jax.jit, static_argnames=("spec",))
+def entk(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array) -> jax.Array:
+    """The full eNTK (N1, N2, O, O) of an mlp: body + readout ⊗ I_O, in one compiled computation.
+
+    No input validation (``kernels.entk(..., method="structured")`` validates, then calls this).
+    Cost: see the module docstring.
+    """
+    readout, body = readout_and_body(spec, params, x1, x2)
+    return body + readout[:, :, None, None] * jnp.eye(spec.out_dim, dtype=body.dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("spec",))
 def layer_contributions(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array) -> list[jax.Array]:
     """Each dense layer's share of the eNTK, input layer first: a list of (N1, N2, O, O).
 

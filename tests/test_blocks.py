@@ -42,3 +42,13 @@ def test_bad_shapes():
         blocks.to_matrix(jnp.ones((2, 2, 3, 3)), "row")
     with pytest.raises(ValueError, match="cannot be split"):
         blocks.from_matrix(jnp.ones((5, 6)), 2, 2)
+
+
+def test_block_diagonal_share():
+    theta = jax.random.normal(jax.random.PRNGKey(2), (3, 3, 4, 4))
+    assert np.isclose(blocks.block_diagonal_share(theta, "class"), 1 - blocks.offdiagonal_share(theta) ** 2)
+    m = np.asarray(blocks.to_matrix(theta, "sample"))
+    by_hand = sum(np.sum(m[4 * n:4 * n + 4, 4 * n:4 * n + 4] ** 2) for n in range(3)) / np.sum(m**2)
+    assert np.isclose(blocks.block_diagonal_share(theta, "sample"), by_hand)
+    with pytest.raises(ValueError, match="N1 == N2"):
+        blocks.block_diagonal_share(theta[:2], "sample")
