@@ -64,7 +64,7 @@ def run_case(*, width: int, depth: int, d: int, n: int, out_dim: int, dtype: str
         candidates.append((f"neural-tangents impl {impl}", lambda fn=fn: fn(x, None, params), (fn, x, None, params)))
     candidates += [
         ("ours entk structured", lambda: kernels.entk(apply_fn, params, x, method="structured"),
-         (structured.entk, spec, params, x, x)),
+         (structured.entk, spec, params, x, None)),
         ("ours entk jacobian", lambda: kernels.entk(apply_fn, params, x, method="jacobian"),
          (kernels._entk_jacobian, apply_fn, params, x, None, False)),
         ("ours entk ntk_vp", lambda: kernels.entk(apply_fn, params, x, method="ntk_vp"),

@@ -86,7 +86,7 @@ def entk(
     memory.guard(needed, what=f"entk(method={method!r}) on {x1.shape[0]} x {x2.shape[0]} inputs with O={out_dim}",
                  memory_budget=memory_budget)
     if method == "structured":
-        return structured.entk(spec, params, x1, x2)
+        return structured.entk(spec, params, x1, None if same else x2)
     if method == "jacobian":
         return _entk_jacobian(apply_fn, params, x1, None if same else x2, False)
     return _entk_ntk_vp(apply_fn, params, x1, x2)
@@ -124,7 +124,7 @@ def pntk(
     )
     memory.guard(needed, what=f"pntk on {x1.shape[0]} x {x2.shape[0]} inputs", memory_budget=memory_budget)
     if method == "structured":
-        readout, body = structured.readout_and_body(spec, params, x1, x2, sum_logits=True)
+        readout, body = structured.readout_and_body(spec, params, x1, None if same else x2, sum_logits=True)
         return body + readout
     return _entk_jacobian(apply_fn, params, x1, None if same else x2, True)[:, :, 0, 0]
 

@@ -61,8 +61,9 @@ def decompose(apply_fn: Callable, params: Any, x1: Any, x2: Any = None) -> Decom
     Both come from the structured computation (no Jacobian): cost O(N1 N2 O^2 sum_l n_l
     + (N1 + N2) O P), memory O(N1 N2 O^2).
     """
+    same = x2 is None or x2 is x1
     spec, x1, x2 = _mlp_args(apply_fn, params, x1, x2)
-    readout_scalar, body = structured.readout_and_body(spec, params, x1, x2)
+    readout_scalar, body = structured.readout_and_body(spec, params, x1, None if same else x2)
     return Decomposition(readout_scalar=readout_scalar, body=body)
 
 

@@ -59,27 +59,31 @@ def input_gram(spec: MLPSpec, a1: jax.Array, a2: jax.Array) -> jax.Array:
 
 
 def _backprop_gram(d1: jax.Array, d2: jax.Array, sum_logits: bool) -> jax.Array:
-    """(N1, O, n), (N2, O, n) -> (N1, O, N2, O) sample-major, or (N1, N2) for the summed logit."""
+    """(N1, O, n), (N2, O, n) -> (N1, O, N2, O) sample-major, or (N1, N2) for the summed logit.
+
+    Cost O(N1 N2 O^2 n). Sample-major because that is a plain matrix product of the
+    (N O, n) reshapes; the caller transposes once at the end.
+    """
     if sum_logits:
-        o = d1.shape[1]
-        return (d1.sum(1) @ d2.sum(1).T) / o
+        return (d1.sum(1) @ d2.sum(1).T) / d1.shape[1]
     n1, o, n = d1.shape
-    n2 = d2.shape[0]
-    return (d1.reshape(n1 * o, n) @ d2.reshape(n2 * o, n).T).reshape(n1, o, n2, o)
+    return (d1.reshape(n1 * o, n) @ d2.reshape(-1, n).T).reshape(n1, o, d2.shape[0], o)
 
 
 @functools.partial(jax.jit, static_argnames=("spec", "sum_logits"))
 def readout_and_body(
-    spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array, sum_logits: bool = False
+    spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array | None = None, sum_logits: bool = False
 ) -> tuple[jax.Array, jax.Array]:
-    """The readout scalar (N1, N2) and the body term of an mlp's eNTK.
+    """The readout scalar (N1, N2) and the body term of an mlp's eNTK; x2=None means x2 = x1.
 
     Body term: (N1, N2, O, O), or (N1, N2) when ``sum_logits`` (the pNTK's body). The
     eNTK is ``body + readout[..., None, None] * I_O``; the pNTK is ``body + readout``.
-    Cost as in the module docstring; jit-compiled per (spec, shapes).
+    Cost as in the module docstring (halved backprop when x2 is None); jit-compiled per
+    (spec, shapes).
     """
     in1, del1 = backprop_deltas(spec, params, x1)
-    in2, del2 = backprop_deltas(spec, params, x2)
+    in2, del2 = (in1, del1) if x2 is None else backprop_deltas(spec, params, x2)
+    x2 = x1 if x2 is None else x2
     readout = input_gram(spec, in1[-1], in2[-1])
     n1, n2, o = x1.shape[0], x2.shape[0], spec.out_dim
     body = jnp.zeros((n1, n2) if sum_logits else (n1, o, n2, o), dtype=readout.dtype)
@@ -92,9 +96,10 @@ def readout_and_body(
 
 
 @functools.partial(jax.jit, static_argnames=("spec",))
-def entk(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array) -> jax.Array:
+def entk(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array | None = None) -> jax.Array:
     """The full eNTK (N1, N2, O, O) of an mlp: body + readout ⊗ I_O, in one compiled computation.
 
+    ``x2=None`` means x2 = x1 (the backward pass then runs once).
     No input validation (``kernels.entk(..., method="structured")`` validates, then calls this).
     Cost: see the module docstring.
     """
@@ -103,14 +108,14 @@ def entk(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array) -> jax.Array
 
 
 @functools.partial(jax.jit, static_argnames=("spec",))
-def layer_contributions(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array) -> list[jax.Array]:
+def layer_contributions(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array | None = None) -> list[jax.Array]:
     """Each dense layer's share of the eNTK, input layer first: a list of (N1, N2, O, O).
 
     Their sum is the eNTK. Memory: one (N1, N2, O, O) array per layer (for teaching;
     ``readout_and_body`` accumulates instead).
     """
     in1, del1 = backprop_deltas(spec, params, x1)
-    in2, del2 = backprop_deltas(spec, params, x2)
+    in2, del2 = (in1, del1) if x2 is None else backprop_deltas(spec, params, x2)
     eye = jnp.eye(spec.out_dim, dtype=x1.dtype)
     terms = []
     for l, (d1, d2) in enumerate(zip(del1, del2)):
