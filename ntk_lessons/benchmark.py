@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import kernels, models, nt_reference, structured, timing
+from . import cost, kernels, models, nt_reference, structured, timing
 
 AGREE_TOL = {"float32": 1e-4, "float64": 1e-10}
 
@@ -38,19 +38,18 @@ class Row:
     note: str = ""
 
 
-def _peak_bytes(jitted, *args) -> int | None:
-    """Arguments + output + temporaries of the compiled program (None if XLA does not say)."""
-    try:
-        stats = jitted.lower(*args).compile().memory_analysis()
-        return int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes)
-    except Exception:  # memory analysis is optional in XLA backends
-        return None
+OURS = ("ours entk structured", "ours entk jacobian", "ours entk ntk_vp", "ours pntk structured", "ours pntk jacobian")
 
 
 def run_case(*, width: int, depth: int, d: int, n: int, out_dim: int, dtype: str, repeats: int,
-             nt_implementations=(1, 2, 3), seed: int = 0, verbose: bool = True) -> list[Row]:
-    """Time every method on one network and one batch; return the table rows (see module docstring)."""
-    jax.config.update("jax_enable_x64", dtype == "float64")
+             nt_implementations=(1, 2, 3), ours: tuple[str, ...] = OURS, seed: int = 0,
+             verbose: bool = True) -> list[Row]:
+    """Time neural-tangents' ``nt_implementations`` and our computations named in ``ours`` (see
+    ``OURS``) on one network and one batch; return the table rows (see module docstring).
+    The first working computation is the reference for the agreement column.
+
+    float64 needs ``jax_enable_x64`` (``main`` sets it from ``--dtype``).
+    """
     init_fn, apply_fn = models.mlp([width] * depth, out_dim, W_std=1.0, b_std=0.1)
     _, params = init_fn(jax.random.PRNGKey(seed), (-1, d))
     params = jax.tree_util.tree_map(lambda a: a.astype(dtype), params)
@@ -61,7 +60,7 @@ def run_case(*, width: int, depth: int, d: int, n: int, out_dim: int, dtype: str
     candidates: list[tuple[str, Callable[[], jax.Array], object]] = []
     for impl in nt_implementations:
         fn = nt_reference.entk_fn(apply_fn, implementation=impl)
-        candidates.append((f"neural-tangents impl {impl}", lambda fn=fn: fn(x, None, params), (fn, x, None, params)))
+        candidates.append((f"neural-tangents impl {impl}", lambda fn=fn: fn(x, None, params), (fn, x, None, params)))  # fn is jitted
     candidates += [
         ("ours entk structured", lambda: kernels.entk(apply_fn, params, x, method="structured"),
          (structured.entk, spec, params, x, None)),
@@ -69,9 +68,12 @@ def run_case(*, width: int, depth: int, d: int, n: int, out_dim: int, dtype: str
          (kernels._entk_jacobian, apply_fn, params, x, None, False)),
         ("ours entk ntk_vp", lambda: kernels.entk(apply_fn, params, x, method="ntk_vp"),
          (kernels._entk_ntk_vp, apply_fn, params, x, x)),
-        ("ours pntk structured", lambda: kernels.pntk(apply_fn, params, x, method="structured"), None),
-        ("ours pntk jacobian", lambda: kernels.pntk(apply_fn, params, x, method="jacobian"), None),
+        ("ours pntk structured", lambda: kernels.pntk(apply_fn, params, x, method="structured"),
+         (structured.readout_and_body, spec, params, x, None, True)),
+        ("ours pntk jacobian", lambda: kernels.pntk(apply_fn, params, x, method="jacobian"),
+         (kernels._entk_jacobian, apply_fn, params, x, None, True)),
     ]
+    candidates = [c for c in candidates if c[0].startswith("neural") or c[0] in ours]
 
     reference = None
     rows: list[Row] = []
@@ -87,8 +89,7 @@ def run_case(*, width: int, depth: int, d: int, n: int, out_dim: int, dtype: str
         want = reference.sum((2, 3)) / out_dim if "pntk" in name else reference
         diff = float(np.max(np.abs(np.asarray(result, np.float64) - want)) / np.max(np.abs(want)))
         seconds = timing.median_seconds(call, repeats=repeats)
-        peak = _peak_bytes(jax.jit(lowering[0]) if name.startswith("neural") else lowering[0], *lowering[1:]) \
-            if lowering is not None else None
+        peak = cost.compiled_cost(*lowering)["peak_bytes"] if lowering is not None else None
         rows.append(Row(name, seconds, peak, diff))
         del result
     return rows
@@ -111,14 +112,15 @@ def format_table(rows: list[Row], *, output_bytes: int, param_bytes: int) -> str
     return "\n".join(lines)
 
 
-def _case(args, **over) -> tuple[str, list[Row]]:
+def _case(args, *, sweep: bool = False, **over) -> tuple[str, list[Row]]:
     cfg = dict(width=args.width, depth=args.depth, d=args.d, n=args.n, out_dim=args.out, dtype=args.dtype,
                repeats=args.repeats)
     cfg.update(over)
     itemsize = np.dtype(cfg["dtype"]).itemsize
     n_params = sum((a + 1) * b for a, b in zip([cfg["d"]] + [cfg["width"]] * cfg["depth"],
                                                [cfg["width"]] * cfg["depth"] + [cfg["out_dim"]]))
-    rows = run_case(**cfg, nt_implementations=(1, 2, 3) if not over else (1, 2))
+    rows = run_case(**cfg, nt_implementations=(1, 2) if sweep else (1, 2, 3),
+                    ours=("ours entk structured",) if sweep else OURS)
     title = (f"width {cfg['width']} x {cfg['depth']} hidden layers, d={cfg['d']}, N={cfg['n']}, O={cfg['out_dim']}, "
              f"{cfg['dtype']}, P={n_params:,}, median of {cfg['repeats']}")
     table = format_table(rows, output_bytes=cfg["n"] ** 2 * cfg["out_dim"] ** 2 * itemsize,
@@ -135,10 +137,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=int, default=10)
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--sweep", action="store_true", help="also sweep width and O (structured vs neural-tangents)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also sweep the width (at --out) and O (at --sweep-out-width): structured vs neural-tangents")
     parser.add_argument("--sweep-widths", default="128,256,512,1024")
     parser.add_argument("--sweep-outs", default="1,3,10,30")
+    parser.add_argument("--sweep-out-width", type=int, default=512)
     args = parser.parse_args(argv)
+    jax.config.update("jax_enable_x64", args.dtype == "float64")
     print(f"jax {jax.__version__}, neural-tangents {nt_reference.import_neural_tangents().__version__}, "
           f"backend {jax.default_backend()}, {jax.device_count()} device(s)\n")
     ok = True
@@ -146,10 +151,12 @@ def main(argv=None) -> int:
     print(text + "\n", flush=True)
     ok &= all(r.max_rel_diff is None or r.max_rel_diff < AGREE_TOL[args.dtype] for r in rows)
     if args.sweep:
-        for label, key, values in (("width", "width", args.sweep_widths), ("O", "out_dim", args.sweep_outs)):
+        sweeps = (("width", {}, "width", args.sweep_widths),
+                  ("O", {"width": args.sweep_out_width}, "out_dim", args.sweep_outs))
+        for label, fixed, key, values in sweeps:
             print(f"--- sweep over {label}: speed-up of our structured eNTK over neural-tangents' fastest ---")
             for v in map(int, values.split(",")):
-                text, rows = _case(args, **{key: v}, repeats=max(1, args.repeats - 2))
+                text, rows = _case(args, sweep=True, **fixed, **{key: v})
                 ok &= all(r.max_rel_diff is None or r.max_rel_diff < AGREE_TOL[args.dtype] for r in rows)
                 print(text + "\n", flush=True)
     print("all methods agree" if ok else "DISAGREEMENT: some method differs from the reference beyond tolerance")

@@ -148,13 +148,15 @@ def _prepare(apply_fn, params, x1, x2):
     same = x2 is None or x2 is x1
     x2 = x1 if same else _checks.second_batch(x2, x1, "x2")
     spec = models.spec_of(apply_fn)
-    if spec is not None:
+    if spec is not None:  # an mlp: its shapes are known without tracing the model
         layers = models.check_params(spec, params)
         if x1.ndim != 2 or x1.shape[1] != layers[0][0].shape[0]:
             raise ValueError(
                 f"x1 has shape {tuple(x1.shape)} but this mlp takes inputs of shape (N, {layers[0][0].shape[0]})"
             )
-    out_shape = _checks.output_shape(apply_fn, params, x1, "x1")
+        out_shape = (x1.shape[0], spec.out_dim)
+    else:
+        out_shape = _checks.output_shape(apply_fn, params, x1, "x1")
     leaf_dtypes = {leaf.dtype for leaf in jax.tree_util.tree_leaves(params)}
     if leaf_dtypes != {x1.dtype}:
         raise TypeError(

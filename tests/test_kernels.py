@@ -161,3 +161,17 @@ def test_inputs_are_not_mutated():
     np.testing.assert_array_equal(x, x_copy)
     for a, b in zip(jax.tree_util.tree_leaves(params), leaves):
         np.testing.assert_array_equal(a, b)
+
+
+def test_compiled_cost_structured_does_far_less_work_than_jacobian():
+    from ntk_lessons import cost
+
+    apply_fn, params = make_mlp((128, 128), 10, 16, b_std=0.1, dtype=jnp.float32)
+    x = make_inputs(20, 16, dtype=jnp.float32)
+    jac = cost.entk_cost(apply_fn, params, x, method="jacobian")
+    st = cost.entk_cost(apply_fn, params, x, method="structured")
+    vp = cost.entk_cost(apply_fn, params, x, method="ntk_vp")
+    assert jac["flops"] > 10 * st["flops"] > 0
+    assert vp["flops"] is None and vp["peak_bytes"] < jac["peak_bytes"]
+    with pytest.raises(ValueError, match="structured"):
+        cost.entk_cost(lambda p, x: apply_fn(p, x), params, x, method="structured")

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CORE = ["config", "models", "kernels", "blocks", "structured", "readout", "memory", "linearization",
-        "experiments", "plots", "widgets", "data", "timing"]
+        "experiments", "plots", "widgets", "data", "timing", "cost"]
 
 
 def _pyproject():

@@ -1,0 +1,56 @@
+"""What a kernel computation costs, as XLA compiles it: floating-point operations and peak memory.
+
+Counting work is repeatable where wall-clock time is not (other processes, turbo clocks),
+so lessons assert on these numbers and only *print* timings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import _checks, kernels, models, structured
+
+
+def compiled_cost(jitted: Callable, *args) -> dict[str, float | int | None]:
+    """XLA's own accounting for ``jitted(*args)`` (a ``jax.jit`` function), without running it.
+
+    Returns ``{"flops": ..., "peak_bytes": ...}``: flops as counted by XLA's cost analysis
+    (a loop body is counted once, so for programs with loops this is a lower bound), and
+    arguments + output + temporaries from its memory analysis. None where the backend does
+    not report a number. Cost: one compilation.
+    """
+    compiled = jitted.lower(*args).compile()
+    flops = peak = None
+    try:
+        analysis = compiled.cost_analysis()
+        analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
+        flops = float(analysis["flops"]) if analysis and "flops" in analysis else None
+    except Exception:  # optional in XLA backends
+        pass
+    try:
+        m = compiled.memory_analysis()
+        peak = int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes)
+    except Exception:
+        pass
+    return {"flops": flops, "peak_bytes": peak}
+
+
+def entk_cost(apply_fn: Callable, params: Any, x1: Any, x2: Any = None, *, method: str) -> dict[str, float | int | None]:
+    """:func:`compiled_cost` of ``kernels.entk(apply_fn, params, x1, x2, method=method)``.
+
+    ``method``: "jacobian" or "structured" (loop-free programs, so the flop count is exact);
+    "ntk_vp" reports peak memory and flops=None, because its loop over basis vectors is
+    counted once by XLA. Cost: one compilation, no kernel is computed.
+    """
+    method = _checks.one_of(method, "method", ("jacobian", "ntk_vp", "structured"))
+    x1 = _checks.batch(x1, "x1")
+    same = x2 is None or x2 is x1
+    x2 = x1 if same else _checks.second_batch(x2, x1, "x2")
+    if method == "structured":
+        spec = models.spec_of(apply_fn)
+        if spec is None:
+            raise ValueError("method='structured' needs a model built by ntk_lessons.models.mlp")
+        return compiled_cost(structured.entk, spec, params, x1, None if same else x2)
+    if method == "jacobian":
+        return compiled_cost(kernels._entk_jacobian, apply_fn, params, x1, None if same else x2, False)
+    return {**compiled_cost(kernels._entk_ntk_vp, apply_fn, params, x1, x2), "flops": None}
