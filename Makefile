@@ -9,6 +9,8 @@ export JAX_PLATFORMS ?= cpu
 # Tests run the notebooks in quick mode (smaller widths, fewer seeds); `make notebooks` runs them in full.
 TEST_QUICK ?= 1
 NBVAL_TIMEOUT ?= 900
+# Jupyter refuses to run as root unless told to (containers, CI machines).
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup lab notebooks test test-unit test-notebooks test-newest-jax lock clean
 
@@ -30,7 +32,7 @@ $(STAMP_NEWEST): requirements/newest-jax.txt pyproject.toml
 
 ## Launch JupyterLab on the lessons.
 lab: $(STAMP)
-	cd notebooks && ../$(BIN)/jupyter lab
+	cd notebooks && ../$(BIN)/jupyter lab $(LAB_ARGS)
 
 ## Execute every notebook headless (full mode) into build/notebooks/, with outputs.
 notebooks: $(STAMP)
