@@ -17,6 +17,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from . import _checks
+
 ORDERS = ("sample", "class")
 
 
@@ -39,6 +41,7 @@ def to_matrix(theta, order: str = "sample") -> jax.Array:
 
 def from_matrix(matrix, n1: int, n2: int, order: str = "sample") -> jax.Array:
     """Inverse of :func:`to_matrix`: (N1 O, N2 O) -> (N1, N2, O, O)."""
+    n1, n2 = _checks.positive_int(n1, "n1"), _checks.positive_int(n2, "n2")
     matrix = jnp.asarray(matrix)
     if matrix.ndim != 2 or matrix.shape[0] % n1 or matrix.shape[1] % n2:
         raise ValueError(f"matrix of shape {matrix.shape} cannot be split into {n1} x {n2} inputs")
@@ -70,13 +73,18 @@ def offdiagonal_share(theta) -> jax.Array:
     """||off-diagonal part||_F / ||theta||_F, a scalar in [0, 1]. Cost O(N1 N2 O^2).
 
     0 for a kernel of the form K ⊗ I_O; the pNTK approximation ignores exactly this part.
+    ValueError for an all-zero kernel (the share is undefined).
     """
     diag, off = split_diagonal(theta)
-    return jnp.linalg.norm(off) / jnp.linalg.norm(theta)
+    total = jnp.linalg.norm(theta)
+    if not bool(total > 0):
+        raise ValueError("theta is identically zero, so its off-diagonal share is undefined")
+    return jnp.linalg.norm(off) / total
 
 
 def kron_identity(kernel, out_dim: int) -> jax.Array:
     """K ⊗ I_O in the eNTK layout: (N1, N2) -> (N1, N2, O, O). Cost O(N1 N2 O^2)."""
+    out_dim = _checks.positive_int(out_dim, "out_dim")
     kernel = jnp.asarray(kernel)
     if kernel.ndim != 2:
         raise ValueError(f"kernel must have shape (N1, N2), got {kernel.shape}")

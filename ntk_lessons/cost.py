@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import _checks, kernels, models, structured
+from . import _checks, kernels, structured
 
 
 def compiled_cost(jitted: Callable, *args) -> dict[str, float | int | None]:
@@ -43,11 +43,8 @@ def entk_cost(apply_fn: Callable, params: Any, x1: Any, x2: Any = None, *, metho
     counted once by XLA. Cost: one compilation, no kernel is computed.
     """
     method = _checks.one_of(method, "method", ("jacobian", "ntk_vp", "structured"))
-    x1 = _checks.batch(x1, "x1")
-    same = x2 is None or x2 is x1
-    x2 = x1 if same else _checks.second_batch(x2, x1, "x2")
+    x1, x2, same, _, spec = kernels._prepare(apply_fn, params, x1, x2)
     if method == "structured":
-        spec = models.spec_of(apply_fn)
         if spec is None:
             raise ValueError("method='structured' needs a model built by ntk_lessons.models.mlp")
         return compiled_cost(structured.entk, spec, params, x1, None if same else x2)

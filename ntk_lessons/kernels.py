@@ -6,14 +6,16 @@ For a network f(x; theta) in R^O with Jacobian J(x) = d f(x) / d theta in R^{O x
   ``theta[n, m, j, k] = <d f_j(x1[n]), d f_k(x2[m])>``, the layout of
   ``neural_tangents.empirical_ntk_fn(f, trace_axes=())``.
 * ``pntk``: <grad sum_j f_j(x) / sqrt(O), grad sum_k f_k(x') / sqrt(O)>, shape (N1, N2);
-  equal to ``entk(...).sum((2, 3)) / O``. One backward pass per input instead of O.
+  equal to ``entk(...).sum((2, 3)) / O``. One backward pass per input instead of O
+  (both of its methods backpropagate the single summed output).
 
 Methods for ``entk``:
   "jacobian"    materialise J for both batches and contract leaf by leaf.
                 Memory O((N1 + N2) O P), time O(N1 N2 O^2 P).
   "ntk_vp"      NTK-vector products: for each of the N2 O basis vectors e, one vjp on a
                 single input of x2 then one jvp on x1 gives a column Theta e. No
-                Jacobian; memory O(N1 N2 O^2 + P), time O(N2 O) forward+backward passes.
+                Jacobian; memory O(N1 N2 O^2 + B (P + N1 sum_l n_l)) for B = VP_BATCH
+                vectors at a time; time O(N1 N2 O P) (N2 O jvps over N1 inputs).
   "structured"  ``mlp`` networks only: per-layer Hadamard products of Gram matrices
                 (see ``structured``); by far the cheapest.
   "auto"        "structured" when ``apply_fn`` comes from ``models.mlp``, else "jacobian".
@@ -108,7 +110,8 @@ def pntk(
 
     Args as in :func:`entk`; ``method`` is "auto", "jacobian" (per-input gradients of the
     summed logit: one backward pass per input, memory O((N1 + N2) P), time
-    O(N1 N2 P)) or "structured" (mlp only, O(N^2 sum_l n_l)).
+    O(N1 N2 P)) or "structured" (mlp only: one backward pass per input, then
+    O(N1 N2 sum_l n_l) for the Grams; memory O(N1 N2 + N sum_l n_l)).
     """
     method = _checks.one_of(method, "method", ("auto", "jacobian", "structured"))
     x1, x2, same, out_dim, spec = _prepare(apply_fn, params, x1, x2)
@@ -134,7 +137,12 @@ def flat_jacobian(apply_fn: Callable, params: Any, x: Any) -> jax.Array:
 
     For teaching (Theta = J J^T by hand); ``entk`` never needs it flattened.
     """
-    x, _, _, _, _ = _prepare(apply_fn, params, x, None)
+    x, _, _, out_dim, _ = _prepare(apply_fn, params, x, None)
+    n_params = models.parameter_count(params)
+    memory.guard(
+        memory.estimate_bytes("jacobian", n1=x.shape[0], n2=x.shape[0], out_dim=out_dim, n_params=n_params,
+                              itemsize=x.dtype.itemsize, same_inputs=True),
+        what="flat_jacobian")
     flat, unravel = jax.flatten_util.ravel_pytree(params)
     return jax.jacrev(lambda v: apply_fn(unravel(v), x))(flat)
 
@@ -144,8 +152,8 @@ def _prepare(apply_fn, params, x1, x2):
     if not callable(apply_fn):
         raise TypeError(f"apply_fn must be callable as apply_fn(params, x), got {type(apply_fn).__name__}")
     params = _checks.params_tree(params)
+    same = x2 is None or x2 is x1  # the caller's objects: the same batch twice needs one pass
     x1 = _checks.batch(x1, "x1")
-    same = x2 is None or x2 is x1
     x2 = x1 if same else _checks.second_batch(x2, x1, "x2")
     spec = models.spec_of(apply_fn)
     if spec is not None:  # an mlp: its shapes are known without tracing the model

@@ -10,6 +10,7 @@ The error of this prediction is O(lr^2), so the *relative* error falls like lr.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Callable
 
 import jax
@@ -42,15 +43,16 @@ def step_change(
     Returns:
       ``(actual, predicted)``, both (M, O). Cost: one eNTK (M x N) plus two forward passes.
     """
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
     x_train = _checks.batch(x_train, "x_train")
     x_eval = _checks.second_batch(x_eval, x_train, "x_eval")
+    theta = kernels.entk(apply_fn, params, x_eval, x_train)  # validates apply_fn and params; (M, N, O, O)
     y_train = _checks.batch(y_train, "y_train")
-    if y_train.shape[0] != x_train.shape[0]:
-        raise ValueError(f"y_train has {y_train.shape[0]} rows but x_train has {x_train.shape[0]}")
-    if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    expected = (x_train.shape[0], theta.shape[-1])
+    if y_train.shape != expected:
+        raise ValueError(f"y_train must have shape {expected} (one target per input and output), got {tuple(y_train.shape)}")
     residual = apply_fn(params, x_train) - y_train  # dL/df, (N, O)
-    theta = kernels.entk(apply_fn, params, x_eval, x_train)  # (M, N, O, O)
     predicted = -lr * jnp.einsum("mnjk,nk->mj", theta, residual)
     new_params = gd_step(apply_fn, params, x_train, y_train, lr)
     actual = apply_fn(new_params, x_eval) - apply_fn(params, x_eval)
@@ -67,4 +69,4 @@ def error_vs_learning_rate(
     apply_fn: Callable, params: Any, x_train: Any, y_train: Any, x_eval: Any, lrs: Any
 ) -> np.ndarray:
     """Relative prediction error for each learning rate in ``lrs``: (len(lrs),). Cost: len(lrs) x step_change."""
-    return np.array([relative_error(*step_change(apply_fn, params, x_train, y_train, x_eval, float(lr))) for lr in lrs])
+    return np.array([relative_error(*step_change(apply_fn, params, x_train, y_train, x_eval, lr)) for lr in lrs])

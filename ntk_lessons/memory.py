@@ -55,7 +55,7 @@ def estimate_bytes(
 
     ``method``: "jacobian" (output + Jacobians, (n1 + n2) O P entries, or n1 O P when
     x2 is x1), "ntk_vp" (output + ``vp_batch`` gradient vectors and their tangents of
-    P entries each), "structured" (output + backpropagated deltas (n1 + n2) O n_l per
+    P entries each, and the jvp's activations over x1), "structured" (output + backpropagated deltas (n1 + n2) O n_l per
     layer + one output-sized Hadamard temporary per layer), "pntk" (output n1 n2 +
     per-input gradients (n1 + n2) P). ``widths`` are the MLP's hidden widths (structured).
     Estimates are upper-bound style (they ignore buffer reuse) and cost O(len(widths)).
@@ -65,7 +65,7 @@ def estimate_bytes(
     if method == "jacobian":
         entries = out + n_rows * out_dim * n_params
     elif method == "ntk_vp":
-        entries = out + 3 * vp_batch * n_params + 2 * vp_batch * n1 * out_dim
+        entries = out + 3 * vp_batch * n_params + 2 * vp_batch * n1 * (out_dim + sum(widths))
     elif method == "structured":
         acts = sum(n_rows * w for w in widths) * 3
         deltas = sum(n_rows * out_dim * w for w in widths)
@@ -79,6 +79,10 @@ def estimate_bytes(
 
 def guard(needed: int, *, what: str, memory_budget: int | None = None) -> None:
     """Raise ValueError if ``needed`` bytes exceed the budget; does nothing otherwise."""
+    if memory_budget is not None and (
+        isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float)) or not memory_budget > 0
+    ):
+        raise ValueError(f"memory_budget must be a positive number of bytes (or None), got {memory_budget!r}")
     budget = default_budget_bytes() if memory_budget is None else memory_budget
     if needed > budget:
         raise ValueError(

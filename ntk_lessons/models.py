@@ -60,6 +60,10 @@ class MLPInit:
         if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 2:
             raise ValueError(f"input_shape must be (N, d) (N may be -1), got {input_shape!r}")
         d = _checks.positive_int(input_shape[-1], "input_shape[-1]")
+        if not isinstance(key, jax.Array) or not (
+            jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) or (key.shape == (2,) and key.dtype == jnp.uint32)
+        ):
+            raise TypeError(f"key must be a JAX PRNG key such as jax.random.PRNGKey(0), got {key!r}")
         params: Params = []
         n_in = d
         widths = (*self.spec.hidden_widths, self.spec.out_dim)

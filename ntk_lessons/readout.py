@@ -19,7 +19,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from . import _checks, memory, models, structured
+from . import kernels, memory, models, structured
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,28 +42,36 @@ class Decomposition:
 
 
 def _mlp_args(apply_fn: Callable, params: Any, x1: Any, x2: Any):
-    spec = models.spec_of(apply_fn)
-    if spec is None:
+    """Validate like ``kernels.entk`` and require an mlp with a hidden layer.
+
+    Returns (spec, x1, x2 or None when x2 is x1)."""
+    if models.spec_of(apply_fn) is None:
         raise TypeError("apply_fn must come from ntk_lessons.models.mlp (the decomposition is about its readout layer)")
-    layers = models.check_params(spec, _checks.params_tree(params))
-    x1 = _checks.batch(x1, "x1")
-    x2 = x1 if x2 is None else _checks.second_batch(x2, x1, "x2")
-    if x1.ndim != 2 or x1.shape[1] != layers[0][0].shape[0]:
-        raise ValueError(f"x1 has shape {tuple(x1.shape)} but this mlp takes (N, {layers[0][0].shape[0]})")
+    x1, x2, same, _, spec = kernels._prepare(apply_fn, params, x1, x2)
     if not spec.hidden_widths:
         raise ValueError("the mlp has no hidden layer, so there is no body term; use hidden_widths=[n, ...]")
-    return spec, x1, x2
+    return spec, x1, None if same else x2
 
 
-def decompose(apply_fn: Callable, params: Any, x1: Any, x2: Any = None) -> Decomposition:
+def _guard(spec, params, x1, x2, memory_budget):
+    n2 = x1.shape[0] if x2 is None else x2.shape[0]
+    needed = memory.estimate_bytes(
+        "structured", n1=x1.shape[0], n2=n2, out_dim=spec.out_dim, n_params=models.parameter_count(params),
+        itemsize=x1.dtype.itemsize, same_inputs=x2 is None, widths=spec.hidden_widths)
+    memory.guard(needed, what="readout.decompose", memory_budget=memory_budget)
+
+
+def decompose(
+    apply_fn: Callable, params: Any, x1: Any, x2: Any = None, *, memory_budget: int | None = None
+) -> Decomposition:
     """Readout and body terms of an mlp's eNTK on x1 (N1, d) and x2 (N2, d) (x2 = x1 if None).
 
     Both come from the structured computation (no Jacobian): cost O(N1 N2 O^2 sum_l n_l
     + (N1 + N2) O P), memory O(N1 N2 O^2).
     """
-    same = x2 is None or x2 is x1
     spec, x1, x2 = _mlp_args(apply_fn, params, x1, x2)
-    readout_scalar, body = structured.readout_and_body(spec, params, x1, None if same else x2)
+    _guard(spec, params, x1, x2, memory_budget)
+    readout_scalar, body = structured.readout_and_body(spec, params, x1, x2)
     return Decomposition(readout_scalar=readout_scalar, body=body)
 
 
@@ -83,6 +91,7 @@ def body_from_feature_jacobian(
     Cost O(N1 N2 n^2 P'), memory O(N1 N2 n^2 + (N1 + N2) n P').
     """
     spec, x1, x2 = _mlp_args(apply_fn, params, x1, x2)
+    x2 = x1 if x2 is None else x2
     n = spec.hidden_widths[-1]
     body_params, readout_params = params[:-1], params[-1]
     n_body = models.parameter_count(body_params)
@@ -98,3 +107,19 @@ def body_from_feature_jacobian(
     A = sum(jax.tree_util.tree_leaves(jax.tree_util.tree_map(contract, j1, j2)))  # (N1, N2, n, n)
     W = readout_params[0]  # (n, O); column j is w_j
     return (spec.W_std**2 / n) * jnp.einsum("aj,nmab,bk->nmjk", W, A, W)
+
+
+def readout_term_by_jacobian(apply_fn: Callable, params: Any, x1: Any, x2: Any = None) -> jax.Array:
+    """The eNTK restricted to the readout parameters (W, b), from their Jacobian: (N1, N2, O, O).
+
+    An independent computation of :attr:`Decomposition.readout` (generic autodiff, no
+    formula), for checking it. Cost O((N1 + N2) O^2 n) memory, O(N1 N2 O^2 n) time.
+    """
+    spec, x1, x2 = _mlp_args(apply_fn, params, x1, x2)
+    x2 = x1 if x2 is None else x2
+
+    def jac(x):
+        return jax.jacrev(lambda top: apply_fn([*params[:-1], top], x))(params[-1])  # leaves (N, O, *leaf)
+
+    contract = lambda a, b: jnp.einsum("nj...,mk...->nmjk", a, b)  # noqa: E731
+    return sum(jax.tree_util.tree_leaves(jax.tree_util.tree_map(contract, jac(x1), jac(x2))))

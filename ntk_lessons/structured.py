@@ -8,7 +8,8 @@ share of the eNTK factorises:
     Theta_l(x, x')_{jk} = ( W_std^2 / n_in * a(x).a(x') + b_std^2 )  *  delta_j(x).delta_k(x')
                           \__________ input Gram, (N1, N2) _________/    \_ backprop Gram, (N1 O, N2 O) _/
 
-and the eNTK is the sum over layers of these Hadamard products. For the readout layer
+and the eNTK is the sum over layers of these Hadamard products (the input Gram repeated
+over each O x O block, i.e. (input Gram ⊗ 1_{O x O}) ∘ backprop Gram). For the readout layer
 ``delta = I_O``, so its share is a multiple of the identity (see ``readout``).
 
 Cost for N1 = N2 = N inputs, O outputs, hidden widths n_l: backprop O(N O sum_l n_l n_{l+1}),
@@ -27,21 +28,26 @@ import jax.numpy as jnp
 from .models import MLPSpec, activation_derivative, check_params, forward
 
 
-def backprop_deltas(spec: MLPSpec, params: list, x: jax.Array) -> tuple[list[jax.Array], list[jax.Array]]:
+def backprop_deltas(
+    spec: MLPSpec, params: list, x: jax.Array, sum_logits: bool = False
+) -> tuple[list[jax.Array], list[jax.Array]]:
     """Layer inputs and backpropagated signals of an mlp.
 
     Returns ``(inputs, deltas)``: ``inputs[l]`` (N, n_{l-1}) is what dense layer l reads
     (``inputs[0] = x``); ``deltas[l]`` (N, O, n_l) is d f / d h_l for the hidden layers
-    l = 0 .. L-1 (the readout's delta is I_O and is not stored). Cost O(N O P).
+    l = 0 .. L-1 (the readout's delta is I_O and is not stored). With ``sum_logits`` the
+    single output sum_j f_j / sqrt(O) is backpropagated instead: deltas (N, 1, n_l), one
+    backward pass per input. Cost O(N O P), or O(N P) with ``sum_logits``.
     """
     layers = check_params(spec, params)
     values = forward(spec, params, x)
     inputs = [values[2 * l] for l in range(len(layers))]
-    n_out = x.shape[0], spec.out_dim
     deltas: list[jax.Array] = []
     # Start from the readout: d f / d a_L = W_std / sqrt(n_L) * W_L^T, the same for every input.
+    # For the summed output, its readout weights are w_bar = sum_j w_j / sqrt(O).
     W = layers[-1][0]
-    g = jnp.broadcast_to((spec.W_std / math.sqrt(W.shape[0])) * W.T, (*n_out, W.shape[0]))
+    W_out = W.sum(axis=1, keepdims=True) / math.sqrt(W.shape[1]) if sum_logits else W
+    g = jnp.broadcast_to((spec.W_std / math.sqrt(W.shape[0])) * W_out.T, (x.shape[0], *W_out.T.shape))
     for l in range(len(layers) - 2, -1, -1):
         h = values[2 * l + 1]
         delta = g * activation_derivative(spec, h)[:, None, :]
@@ -58,14 +64,12 @@ def input_gram(spec: MLPSpec, a1: jax.Array, a2: jax.Array) -> jax.Array:
     return gram if spec.b_std is None else gram + spec.b_std**2
 
 
-def _backprop_gram(d1: jax.Array, d2: jax.Array, sum_logits: bool) -> jax.Array:
-    """(N1, O, n), (N2, O, n) -> (N1, O, N2, O) sample-major, or (N1, N2) for the summed logit.
+def _backprop_gram(d1: jax.Array, d2: jax.Array) -> jax.Array:
+    """(N1, O, n), (N2, O, n) -> (N1, O, N2, O), sample-major. Cost O(N1 N2 O^2 n).
 
-    Cost O(N1 N2 O^2 n). Sample-major because that is a plain matrix product of the
-    (N O, n) reshapes; the caller transposes once at the end.
+    Sample-major because that is a plain matrix product of the (N O, n) reshapes; the
+    caller transposes once at the end. With O = 1 (the summed logit) it is (N1, 1, N2, 1).
     """
-    if sum_logits:
-        return (d1.sum(1) @ d2.sum(1).T) / d1.shape[1]
     n1, o, n = d1.shape
     return (d1.reshape(n1 * o, n) @ d2.reshape(-1, n).T).reshape(n1, o, d2.shape[0], o)
 
@@ -81,18 +85,15 @@ def readout_and_body(
     Cost as in the module docstring (halved backprop when x2 is None); jit-compiled per
     (spec, shapes).
     """
-    in1, del1 = backprop_deltas(spec, params, x1)
-    in2, del2 = (in1, del1) if x2 is None else backprop_deltas(spec, params, x2)
+    in1, del1 = backprop_deltas(spec, params, x1, sum_logits)
+    in2, del2 = (in1, del1) if x2 is None else backprop_deltas(spec, params, x2, sum_logits)
     x2 = x1 if x2 is None else x2
     readout = input_gram(spec, in1[-1], in2[-1])
-    n1, n2, o = x1.shape[0], x2.shape[0], spec.out_dim
-    body = jnp.zeros((n1, n2) if sum_logits else (n1, o, n2, o), dtype=readout.dtype)
+    o = 1 if sum_logits else spec.out_dim
+    body = jnp.zeros((x1.shape[0], o, x2.shape[0], o), dtype=readout.dtype)
     for l, (d1, d2) in enumerate(zip(del1, del2)):
-        scalar = input_gram(spec, in1[l], in2[l])
-        body = body + (scalar if sum_logits else scalar[:, None, :, None]) * _backprop_gram(d1, d2, sum_logits)
-    if not sum_logits:
-        body = body.transpose(0, 2, 1, 3)
-    return readout, body
+        body = body + input_gram(spec, in1[l], in2[l])[:, None, :, None] * _backprop_gram(d1, d2)
+    return readout, (body[:, 0, :, 0] if sum_logits else body.transpose(0, 2, 1, 3))
 
 
 @functools.partial(jax.jit, static_argnames=("spec",))
@@ -119,7 +120,7 @@ def layer_contributions(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Arra
     eye = jnp.eye(spec.out_dim, dtype=x1.dtype)
     terms = []
     for l, (d1, d2) in enumerate(zip(del1, del2)):
-        gram = _backprop_gram(d1, d2, sum_logits=False).transpose(0, 2, 1, 3)
+        gram = _backprop_gram(d1, d2).transpose(0, 2, 1, 3)
         terms.append(input_gram(spec, in1[l], in2[l])[:, :, None, None] * gram)
     terms.append(input_gram(spec, in1[-1], in2[-1])[:, :, None, None] * eye)
     return terms

@@ -52,3 +52,12 @@ def test_block_diagonal_share():
     assert np.isclose(blocks.block_diagonal_share(theta, "sample"), by_hand)
     with pytest.raises(ValueError, match="N1 == N2"):
         blocks.block_diagonal_share(theta[:2], "sample")
+
+
+def test_bad_arguments_name_them():
+    with pytest.raises(ValueError, match="n1 must be a positive integer"):
+        blocks.from_matrix(jnp.ones((4, 4)), 0, 2)
+    with pytest.raises(ValueError, match="out_dim must be a positive integer"):
+        blocks.kron_identity(jnp.ones((2, 2)), -1)
+    with pytest.raises(ValueError, match="identically zero"):
+        blocks.offdiagonal_share(jnp.zeros((2, 2, 3, 3)))

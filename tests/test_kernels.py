@@ -96,13 +96,28 @@ def test_hypothesis_shapes_methods_symmetry_psd(n1, n2, d, widths, out_dim, acti
         assert np.linalg.eigvalsh(m).min() >= -1e-9 * max(1.0, np.abs(m).max())
 
 
-def test_x2_none_equals_x2_is_x1():
+def test_x2_none_same_object_and_copy_agree():
     apply_fn, params = make_mlp()
-    x = make_inputs(4, 5)
+    x = np.asarray(make_inputs(4, 5))  # a numpy array: validation converts it, the shortcut must still apply
     for method in METHODS:
         a = kernels.entk(apply_fn, params, x, method=method)
-        b = kernels.entk(apply_fn, params, x, jnp.array(x), method=method)
-        assert max_rel_err(a, b) < 1e-13
+        b = kernels.entk(apply_fn, params, x, x, method=method)
+        c = kernels.entk(apply_fn, params, x, x.copy(), method=method)
+        assert max_rel_err(a, b) < 1e-13 and max_rel_err(a, c) < 1e-13
+    # The same object twice is budgeted (and computed) as one batch, a copy as two.
+    from ntk_lessons import memory
+    one = memory.estimate_bytes("jacobian", n1=4, n2=4, out_dim=3, n_params=sum(a.size for a in jax.tree_util.tree_leaves(params)),
+                                itemsize=8, same_inputs=True)
+    kernels.entk(apply_fn, params, x, x, method="jacobian", memory_budget=one)
+    with pytest.raises(ValueError, match="memory budget"):
+        kernels.entk(apply_fn, params, x, x.copy(), method="jacobian", memory_budget=one)
+
+
+@pytest.mark.parametrize("budget", ["lots", -5, 0, True])
+def test_bad_memory_budget(budget):
+    apply_fn, params = make_mlp()
+    with pytest.raises(ValueError, match="memory_budget must be a positive number"):
+        kernels.entk(apply_fn, params, make_inputs(2, 5), memory_budget=budget)
 
 
 # ---- bad input: clear errors naming the argument, nothing mutated --------------------------------
@@ -175,3 +190,15 @@ def test_compiled_cost_structured_does_far_less_work_than_jacobian():
     assert vp["flops"] is None and vp["peak_bytes"] < jac["peak_bytes"]
     with pytest.raises(ValueError, match="structured"):
         cost.entk_cost(lambda p, x: apply_fn(p, x), params, x, method="structured")
+
+
+def test_structured_pntk_backpropagates_one_output():
+    from ntk_lessons import structured
+
+    apply_fn, params = make_mlp((7, 6), 5, 4)
+    x = make_inputs(3, 4)
+    _, deltas = structured.backprop_deltas(apply_fn.spec, params, x, sum_logits=True)
+    assert [d.shape for d in deltas] == [(3, 1, 7), (3, 1, 6)]
+    _, full = structured.backprop_deltas(apply_fn.spec, params, x)
+    for d, f in zip(deltas, full):  # the summed output's delta is the mean of the logits' deltas times sqrt(O)
+        np.testing.assert_allclose(d[:, 0], f.sum(axis=1) / np.sqrt(5), rtol=1e-12)

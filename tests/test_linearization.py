@@ -23,9 +23,13 @@ def test_step_change_shapes_and_bad_lr():
     y = np.zeros((4, 2))
     actual, predicted = linearization.step_change(apply_fn, params, x, y, x[:2], 1e-3)
     assert actual.shape == predicted.shape == (2, 2)
-    with pytest.raises(ValueError, match="lr"):
-        linearization.step_change(apply_fn, params, x, y, x, -1.0)
-    with pytest.raises(ValueError, match="y_train has 3 rows"):
+    for bad_lr in (-1.0, 0, True, float("nan"), "0.1"):
+        with pytest.raises(ValueError, match="lr must be a positive finite number"):
+            linearization.step_change(apply_fn, params, x, y, x, bad_lr)
+    linearization.step_change(apply_fn, params, x, y, x, np.float32(1e-3))  # numpy scalars are fine
+    with pytest.raises(ValueError, match=r"y_train must have shape \(4, 2\)"):
+        linearization.step_change(apply_fn, params, x, y[:, :1], x, 1e-3)  # would broadcast silently
+    with pytest.raises(ValueError, match=r"y_train must have shape \(4, 2\)"):
         linearization.step_change(apply_fn, params, x, y[:3], x, 1e-3)
     with pytest.raises(ValueError, match="x_eval has per-example shape"):
         linearization.step_change(apply_fn, params, x, y, np.ones((2, 4)), 1e-3)

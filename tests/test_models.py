@@ -81,3 +81,10 @@ def test_init_rejects_bad_input_shape():
         init_fn(jax.random.PRNGKey(0), (3,))
     with pytest.raises(ValueError, match=r"input_shape\[-1\]"):
         init_fn(jax.random.PRNGKey(0), (-1, 0))
+
+
+def test_init_rejects_a_non_key():
+    init_fn, _ = models.mlp([4], 2)
+    with pytest.raises(TypeError, match="key must be a JAX PRNG key"):
+        init_fn(0, (-1, 3))
+    init_fn(jax.random.key(0), (-1, 3))  # new-style typed keys work too

@@ -19,18 +19,21 @@ def test_readout_plus_body_is_the_entk(widths, activation, b_std):
 
 @pytest.mark.parametrize("width", [1, 3, 50, 400])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_readout_term_is_a_multiple_of_identity_at_every_width(width, seed):
-    apply_fn, params = make_mlp((width, width), 5, 4, seed=seed, b_std=0.3)
+def test_readout_parameters_contribute_a_multiple_of_identity_at_every_width(width, seed):
+    apply_fn, params = make_mlp((width, width), 5, 4, seed=seed, b_std=0.3, W_std=1.5)
     x = make_inputs(3, 4, seed=seed + 10)
-    r = readout.decompose(apply_fn, params, x).readout
-    o = r.shape[-1]
-    off = np.asarray(r) * (1 - np.eye(o))
-    assert np.all(off == 0)
-    diag = np.diagonal(np.asarray(r), axis1=2, axis2=3)
-    assert np.all(diag == diag[..., :1])
-    # ... and the scalar is W_std^2 phi.phi'/n + b_std^2.
+    # Independent: autodiff with respect to the readout's (W, b) only, no formula.
+    by_jacobian = np.asarray(readout.readout_term_by_jacobian(apply_fn, params, x))
+    o = by_jacobian.shape[-1]
+    assert np.all(by_jacobian * (1 - np.eye(o)) == 0)  # structural zeros: exactly zero
+    diag = np.diagonal(by_jacobian, axis1=2, axis2=3)
+    np.testing.assert_allclose(diag, diag[..., :1].repeat(o, axis=-1), rtol=1e-12)
+    # ... it is W_std^2 phi.phi'/n + b_std^2 (W_std != 1 so that a missing factor shows) ...
     phi = readout.features(apply_fn, params, x)
-    np.testing.assert_allclose(diag[..., 0], phi @ phi.T / width + 0.09, rtol=1e-12)
+    np.testing.assert_allclose(diag[..., 0], 1.5**2 * phi @ phi.T / width + 0.3**2, rtol=1e-12)
+    # ... and it is what decompose() reports as the readout term.
+    dec = readout.decompose(apply_fn, params, x)
+    assert max_rel_err(dec.readout, by_jacobian) < 1e-12
 
 
 def test_body_matches_jacobian_over_body_parameters_only():
@@ -64,6 +67,10 @@ def test_decompose_rejects_other_models_and_bad_inputs():
         readout.decompose(lambda p, x: apply_fn(p, x), params, np.ones((2, 3)))
     with pytest.raises(ValueError, match="x1 has shape"):
         readout.decompose(apply_fn, params, np.ones((2, 4)))
+    with pytest.raises(TypeError, match="params have dtype"):
+        readout.decompose(apply_fn, params, np.ones((2, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="GiB"):
+        readout.decompose(apply_fn, params, np.ones((2, 3)), memory_budget=10)
     lin_apply, lin_params = make_mlp((), 2, 3)
     with pytest.raises(ValueError, match="no hidden layer"):
         readout.decompose(lin_apply, lin_params, np.ones((2, 3)))
