@@ -44,9 +44,7 @@ def entk_cost(apply_fn: Callable, params: Any, x1: Any, x2: Any = None, *, metho
     """
     method = _checks.one_of(method, "method", ("jacobian", "ntk_vp", "structured"))
     x1, x2, same, _, spec = kernels._prepare(apply_fn, params, x1, x2)
-    if method == "structured":
-        if spec is None:
-            raise ValueError("method='structured' needs a model built by ntk_lessons.models.mlp")
+    if kernels._resolve(method, spec) == "structured":
         return compiled_cost(structured.entk, spec, params, x1, None if same else x2)
     if method == "jacobian":
         return compiled_cost(kernels._entk_jacobian, apply_fn, params, x1, None if same else x2, False)

@@ -67,13 +67,7 @@ def entk(
     """
     method = _checks.one_of(method, "method", METHODS)
     x1, x2, same, out_dim, spec = _prepare(apply_fn, params, x1, x2)
-    if method == "auto":
-        method = "structured" if spec is not None else "jacobian"
-    if method == "structured" and spec is None:
-        raise ValueError(
-            "method='structured' needs a model built by ntk_lessons.models.mlp; "
-            "use method='jacobian' or 'ntk_vp' for other models"
-        )
+    method = _resolve(method, spec)
     needed = memory.estimate_bytes(
         method,
         n1=x1.shape[0],
@@ -115,10 +109,7 @@ def pntk(
     """
     method = _checks.one_of(method, "method", ("auto", "jacobian", "structured"))
     x1, x2, same, out_dim, spec = _prepare(apply_fn, params, x1, x2)
-    if method == "auto":
-        method = "structured" if spec is not None else "jacobian"
-    if method == "structured" and spec is None:
-        raise ValueError("method='structured' needs a model built by ntk_lessons.models.mlp")
+    method = _resolve(method, spec)
     needed = memory.estimate_bytes(
         "structured" if method == "structured" else "pntk",
         n1=x1.shape[0], n2=x2.shape[0], out_dim=1, n_params=models.parameter_count(params),
@@ -145,6 +136,18 @@ def flat_jacobian(apply_fn: Callable, params: Any, x: Any) -> jax.Array:
         what="flat_jacobian")
     flat, unravel = jax.flatten_util.ravel_pytree(params)
     return jax.jacrev(lambda v: apply_fn(unravel(v), x))(flat)
+
+
+def _resolve(method: str, spec: models.MLPSpec | None) -> str:
+    """"auto" -> "structured" for an mlp, else "jacobian"; refuse "structured" for other models."""
+    if method == "auto":
+        return "structured" if spec is not None else "jacobian"
+    if method == "structured" and spec is None:
+        raise ValueError(
+            "method='structured' needs a model built by ntk_lessons.models.mlp; "
+            "use method='jacobian' (or 'ntk_vp' for entk) for other models"
+        )
+    return method
 
 
 def _prepare(apply_fn, params, x1, x2):
