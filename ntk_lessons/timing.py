@@ -29,7 +29,7 @@ def compare(fns: dict[str, Callable[[], object]], *, repeats: int = 5, baseline:
     times = {name: median_seconds(fn, repeats=repeats) for name, fn in fns.items()}
     base = times[baseline if baseline is not None else next(iter(times))]
     width = max(map(len, times))
-    print(f"{'':{width}}  median time   x {baseline or next(iter(times))}")
+    print(f"{'':{width}}  median time   time / {baseline or next(iter(times))}'s")
     for name, t in times.items():
         print(f"{name:{width}}  {t * 1e3:9.2f} ms   {t / base:8.3f}")
     return times
