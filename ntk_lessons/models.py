@@ -41,11 +41,6 @@ class MLPSpec:
     W_std: float = 1.0
     b_std: float | None = 0.0
 
-    @property
-    def depth(self) -> int:
-        """Number of dense layers (hidden layers + the readout)."""
-        return len(self.hidden_widths) + 1
-
     def stax_layer_count(self) -> int:
         return 2 * len(self.hidden_widths) + 1
 
