@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, kernels
+from . import _checks, kernels, models
 
 
 def squared_loss(apply_fn: Callable, params: Any, x: jax.Array, y: jax.Array) -> jax.Array:
@@ -70,3 +70,22 @@ def error_vs_learning_rate(
 ) -> np.ndarray:
     """Relative prediction error for each learning rate in ``lrs``: (len(lrs),). Cost: len(lrs) x step_change."""
     return np.array([relative_error(*step_change(apply_fn, params, x_train, y_train, x_eval, lr)) for lr in lrs])
+
+
+def activation_sign_flips(
+    apply_fn: Callable, params: Any, x_train: Any, y_train: Any, x_eval: Any, lr: float
+) -> int:
+    """How many hidden pre-activations on ``x_eval`` change sign in one GD step (mlp only).
+
+    A ReLU network is linear in its parameters only between such flips, so a step that
+    flips none is predicted by the eNTK to second order; one that flips some is not.
+    Returns a count over all inputs, hidden layers and units. Cost: two forward passes.
+    """
+    spec = models.spec_of(apply_fn)
+    if spec is None:
+        raise TypeError("apply_fn must come from ntk_lessons.models.mlp")
+    x_eval = _checks.batch(x_eval, "x_eval")
+    new_params = gd_step(apply_fn, params, x_train, y_train, lr)
+    before, after = models.forward(spec, params, x_eval), models.forward(spec, new_params, x_eval)
+    pre = range(1, len(before) - 1, 2)  # h_1, h_2, ... (pre-activations of the hidden layers)
+    return int(sum(jnp.sum(jnp.sign(before[i]) != jnp.sign(after[i])) for i in pre))

@@ -36,14 +36,22 @@ def loglog_fit(x, y, slope: float, *, xlabel: str, ylabel: str, label: str | Non
 def kernel_heatmaps(kernels: dict, *, order: str = "sample", fig=None, cmap: str = "RdBu_r"):
     """One heat map per (N1, N2, O, O) kernel in ``kernels`` ({title: theta}), flattened in ``order``.
 
-    A shared, symmetric colour scale so that the same colour means the same value in every panel.
+    A shared, symmetric colour scale so that the same colour means the same value in every panel;
+    thin grey lines mark the blocks (O x O per input pair in sample-major order, N1 x N2 per
+    class pair in class-major order).
     """
+    n1, n2, o, _ = np.shape(next(iter(kernels.values())))
+    row_step, col_step = (o, o) if order == "sample" else (n1, n2)
     mats = {title: np.asarray(blocks.to_matrix(theta, order)) for title, theta in kernels.items()}
     vmax = max(np.abs(m).max() for m in mats.values())
     fig = fig or plt.figure(figsize=(3.3 * len(mats), 3.3))
     axes = fig.subplots(1, len(mats), squeeze=False)[0]
     for ax, (title, m) in zip(axes, mats.items()):
         im = ax.imshow(m, cmap=cmap, vmin=-vmax, vmax=vmax, interpolation="nearest")
+        for r in range(row_step, m.shape[0], row_step):
+            ax.axhline(r - 0.5, color="0.6", lw=0.4)
+        for c in range(col_step, m.shape[1], col_step):
+            ax.axvline(c - 0.5, color="0.6", lw=0.4)
         ax.set_title(title, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])

@@ -40,3 +40,13 @@ def test_loglog_slope():
     assert experiments.loglog_slope(x, 3 * x**-0.5) == pytest.approx(-0.5)
     with pytest.raises(ValueError, match="positive"):
         experiments.loglog_slope(x, -x)
+
+
+def test_sign_flips_mark_where_the_prediction_breaks():
+    apply_fn, params = make_mlp((64, 64), 3, 5, b_std=0.1, seed=4)
+    x, xe = make_inputs(8, 5, seed=1), make_inputs(4, 5, seed=2)
+    y = np.eye(3)[np.arange(8) % 3]
+    assert linearization.activation_sign_flips(apply_fn, params, x, y, xe, 1e-6) == 0
+    assert linearization.activation_sign_flips(apply_fn, params, x, y, xe, 1.0) > 0
+    with pytest.raises(TypeError, match="models.mlp"):
+        linearization.activation_sign_flips(lambda p, v: apply_fn(p, v), params, x, y, xe, 1e-3)
