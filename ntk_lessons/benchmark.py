@@ -21,7 +21,6 @@ import sys
 from typing import Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from . import cost, kernels, models, nt_reference, structured, timing
@@ -112,6 +111,11 @@ def format_table(rows: list[Row], *, output_bytes: int, param_bytes: int) -> str
     return "\n".join(lines)
 
 
+def _agree(rows: list[Row], dtype: str) -> bool:
+    """True when every working computation matches the reference within ``AGREE_TOL[dtype]``."""
+    return all(r.max_rel_diff is None or r.max_rel_diff < AGREE_TOL[dtype] for r in rows)
+
+
 def _case(args, *, sweep: bool = False, **over) -> tuple[str, list[Row]]:
     cfg = dict(width=args.width, depth=args.depth, d=args.d, n=args.n, out_dim=args.out, dtype=args.dtype,
                repeats=args.repeats)
@@ -146,10 +150,9 @@ def main(argv=None) -> int:
     jax.config.update("jax_enable_x64", args.dtype == "float64")
     print(f"jax {jax.__version__}, neural-tangents {nt_reference.import_neural_tangents().__version__}, "
           f"backend {jax.default_backend()}, {jax.device_count()} device(s)\n")
-    ok = True
     text, rows = _case(args)
     print(text + "\n", flush=True)
-    ok &= all(r.max_rel_diff is None or r.max_rel_diff < AGREE_TOL[args.dtype] for r in rows)
+    ok = _agree(rows, args.dtype)
     if args.sweep:
         sweeps = (("width", {}, "width", args.sweep_widths),
                   ("O", {"width": args.sweep_out_width}, "out_dim", args.sweep_outs))
@@ -157,7 +160,7 @@ def main(argv=None) -> int:
             print(f"--- sweep over {label}: speed-up of our structured eNTK over neural-tangents' fastest ---")
             for v in map(int, values.split(",")):
                 text, rows = _case(args, sweep=True, **fixed, **{key: v})
-                ok &= all(r.max_rel_diff is None or r.max_rel_diff < AGREE_TOL[args.dtype] for r in rows)
+                ok &= _agree(rows, args.dtype)
                 print(text + "\n", flush=True)
     print("all methods agree" if ok else "DISAGREEMENT: some method differs from the reference beyond tolerance")
     return 0 if ok else 1

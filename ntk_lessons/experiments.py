@@ -21,6 +21,15 @@ def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
+def power_law_line(x: Sequence[float], y: Sequence[float], slope: float, at: Sequence[float]) -> np.ndarray:
+    """c * at^slope, with c the least-squares prefactor of y ~ c x^slope on (x, y) (in log space).
+
+    With ``slope = loglog_slope(x, y)`` this is the fitted line, evaluated at ``at``.
+    """
+    x, y, at = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(at, dtype=float)
+    return np.exp(np.mean(np.log(y) - slope * np.log(x))) * at**slope
+
+
 def decomposition_at(
     x: np.ndarray,
     width: int,

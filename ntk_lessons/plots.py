@@ -7,7 +7,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import blocks
+from . import blocks, experiments
 
 
 def step_prediction(actual, predicted, ax=None):
@@ -26,8 +26,7 @@ def loglog_fit(x, y, slope: float, *, xlabel: str, ylabel: str, label: str | Non
     ax = ax or plt.subplots(figsize=(4.5, 3.5))[1]
     x, y = np.asarray(x, float), np.asarray(y, float)
     line = ax.loglog(x, y, "o", label=label)[0]
-    c = np.exp(np.mean(np.log(y) - slope * np.log(x)))
-    ax.loglog(x, c * x**slope, "--", color=line.get_color(), lw=1, label=f"slope {slope:.2f}")
+    ax.loglog(x, experiments.power_law_line(x, y, slope, x), "--", color=line.get_color(), lw=1, label=f"slope {slope:.2f}")
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.legend(frameon=False)
     return ax
