@@ -1,9 +1,18 @@
-"""Multilayer perceptrons in NTK parameterisation, as stax-style ``(init_fn, apply_fn)`` pairs.
+"""Multilayer perceptrons as stax-style ``(init_fn, apply_fn)`` pairs, in NTK or standard parameterisation.
 
-A dense layer maps ``x`` (N, n_in) to ``W_std / sqrt(n_in) * x @ W + b_std * b`` with
-``W`` (n_in, n_out) and ``b`` (1, n_out) drawn i.i.d. N(0, 1). This is exactly
-``neural_tangents.stax.Dense(n_out, W_std, b_std)`` (parameterization="ntk"): the same
-parameter pytree, the same random draws for the same key, the same outputs. An
+A dense layer maps ``a`` (N, n_in) to pre-activations (N, n_out):
+
+* ``parameterization="ntk"`` (default): ``h = W_std / sqrt(n_in) * a @ W + b_std * b`` with
+  ``W`` (n_in, n_out) and ``b`` (1, n_out) drawn i.i.d. N(0, 1). The scale sits in the
+  forward pass, so every parameter has unit scale and the eNTK has a finite limit as the
+  widths grow.
+* ``parameterization="standard"``: ``h = a @ W + b`` with ``W ~ N(0, W_std^2 / n_in)`` and
+  ``b ~ N(0, b_std^2)`` -- the PyTorch/Flax-style default. At initialisation the outputs
+  have the same law as in "ntk", but the gradients (hence the eNTK) do not: d h / d W is
+  ``a`` here instead of ``W_std a / sqrt(n_in)``.
+
+Both are exactly ``neural_tangents.stax.Dense(n_out, W_std, b_std, parameterization=...)``:
+the same parameter pytree, the same random draws for the same key, the same outputs. An
 ``mlp`` is ``stax.serial(Dense, act, Dense, act, ..., Dense)``.
 
 Parameter pytree: a list with one entry per stax layer: ``(W, b)`` for a dense layer
@@ -29,6 +38,7 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 
 Params = list  # [(W, b), (), (W, b), (), ..., (W, b)]
+PARAMETERIZATIONS = ("ntk", "standard")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +50,17 @@ class MLPSpec:
     activation: str = "relu"
     W_std: float = 1.0
     b_std: float | None = 0.0
+    parameterization: str = "ntk"
+
+    def weight_scale(self, n_in: int) -> float:
+        """The factor c with d h / d W[p, q] = c * a[p]: W_std / sqrt(n_in) ("ntk") or 1 ("standard")."""
+        return self.W_std / n_in**0.5 if self.parameterization == "ntk" else 1.0
+
+    def bias_scale(self) -> float:
+        """The factor beta with d h / d b[q] = beta: b_std ("ntk") or 1 ("standard"); 0 without biases."""
+        if self.b_std is None:
+            return 0.0
+        return self.b_std if self.parameterization == "ntk" else 1.0
 
     def stax_layer_count(self) -> int:
         return 2 * len(self.hidden_widths) + 1
@@ -68,6 +89,9 @@ class MLPInit:
             k_w, k_b = jax.random.split(layer_key)
             W = jax.random.normal(k_w, (n_in, n_out))
             b = None if self.spec.b_std is None else jax.random.normal(k_b, (1, n_out))
+            if self.spec.parameterization == "standard":  # the scale moves into the draw, as stax writes it
+                W = W * (self.spec.W_std / (n_in / 1) ** 0.5)
+                b = None if b is None else b * self.spec.b_std
             params.append((W, b))
             if i < len(self.spec.hidden_widths):
                 key, _ = jax.random.split(key)  # the activation layer's (unused) key
@@ -93,8 +117,9 @@ def mlp(
     activation: str = "relu",
     W_std: float = 1.0,
     b_std: float | None = 0.0,
+    parameterization: str = "ntk",
 ) -> tuple[MLPInit, MLPApply]:
-    """An MLP in NTK parameterisation, identical to ``stax.serial(Dense, act, ..., Dense)``.
+    """An MLP, identical to ``stax.serial(Dense, act, ..., Dense)`` with the same parameterisation.
 
     Args:
       hidden_widths: widths n_1, ..., n_L of the hidden layers (each >= 1; may be empty,
@@ -103,6 +128,8 @@ def mlp(
       activation: "relu" or "erf" (``stax.Relu()`` / ``stax.Erf()``).
       W_std: sigma_w, the weight scale (>= 0).
       b_std: sigma_b, the bias scale (>= 0), or None for no biases (stax's default).
+      parameterization: "ntk" (default; scales in the forward pass) or "standard" (scales
+        in the initial draw, as in PyTorch/Flax); see the module docstring.
 
     Returns:
       ``(init_fn, apply_fn)``. ``init_fn(key, (N, d))`` returns ``((N, O), params)``;
@@ -118,6 +145,7 @@ def mlp(
         activation=_checks.one_of(activation, "activation", tuple(ACTIVATIONS)),
         W_std=_checks.nonnegative_float(W_std, "W_std"),
         b_std=_checks.nonnegative_float(b_std, "b_std", allow_none=True),
+        parameterization=_checks.one_of(parameterization, "parameterization", PARAMETERIZATIONS),
     )
     return MLPInit(spec), MLPApply(spec)
 
@@ -179,10 +207,13 @@ def forward(spec: MLPSpec, params: Params, x: jax.Array) -> list[jax.Array]:
 
 
 def dense(a: jax.Array, W: jax.Array, b: jax.Array | None, spec: MLPSpec) -> jax.Array:
-    """One NTK-parameterised dense layer: (N, n_in) -> (N, n_out). Cost O(N n_in n_out)."""
+    """One dense layer in ``spec.parameterization``: (N, n_in) -> (N, n_out). Cost O(N n_in n_out)."""
     # Written as stax.Dense writes it (tensordot over W's first axis, then the scale), so
     # that outputs agree with neural-tangents bit for bit, not just to rounding.
     prod = jnp.moveaxis(jnp.tensordot(W, a, (0, a.ndim - 1)), 0, -1)
+    if spec.parameterization == "standard":
+        out = prod / 1.0**0.5  # stax's `prod / s[0]**0.5` with s = (1, 1): exact
+        return out if b is None else out + b
     out = (spec.W_std / a.shape[-1] ** 0.5) * prod
     if b is not None:
         out = out + spec.b_std * b

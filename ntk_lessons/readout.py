@@ -9,6 +9,14 @@ with respect to everything below it (theta') splits the eNTK exactly into
 
 with A(x, x') = J_theta' phi(x) J_theta' phi(x')^T (n x n). The readout term is a multiple
 of I_O at *every* width; every off-diagonal entry of the eNTK comes from the body term.
+
+In standard parameterisation (f = phi @ W + b, with W ~ N(0, W_std^2 / n)) the same split
+holds with the factor W_std^2 / n replaced by 1 and b_std^2 by 1 (the bias is a trainable
+parameter of unit gradient):
+
+    Theta = [phi(x).phi(x') + 1] I_O + [w_j^T A w_k]_{jk},
+
+so the readout term grows like n while the body term stays of order 1 (lesson 03).
 """
 
 from __future__ import annotations
@@ -84,7 +92,9 @@ def features(apply_fn: Callable, params: Any, x: Any) -> jax.Array:
 def body_from_feature_jacobian(
     apply_fn: Callable, params: Any, x1: Any, x2: Any = None, *, memory_budget: int | None = None
 ) -> jax.Array:
-    """The body term by the textbook formula W_std^2 / n * w_j^T A(x, x') w_k, (N1, N2, O, O).
+    """The body term by the textbook formula c^2 w_j^T A(x, x') w_k, (N1, N2, O, O).
+
+    c^2 = W_std^2 / n in NTK parameterisation and 1 in standard parameterisation.
 
     Materialises A(x, x') (N1, N2, n, n) from the feature Jacobian J_theta' phi: meant
     for small teaching examples and as an independent check of :func:`decompose`.
@@ -106,7 +116,7 @@ def body_from_feature_jacobian(
     contract = lambda a, b: jnp.einsum("na...,mb...->nmab", a, b)  # noqa: E731
     A = sum(jax.tree_util.tree_leaves(jax.tree_util.tree_map(contract, j1, j2)))  # (N1, N2, n, n)
     W = readout_params[0]  # (n, O); column j is w_j
-    return (spec.W_std**2 / n) * jnp.einsum("aj,nmab,bk->nmjk", W, A, W)
+    return spec.weight_scale(n) ** 2 * jnp.einsum("aj,nmab,bk->nmjk", W, A, W)
 
 
 def readout_term_by_jacobian(apply_fn: Callable, params: Any, x1: Any, x2: Any = None) -> jax.Array:

@@ -1,12 +1,15 @@
 r"""The eNTK of an ``mlp``, layer by layer, without materialising a Jacobian.
 
-For a dense layer ``h = W_std / sqrt(n_in) * a @ W + b_std * b`` the derivative of logit
-j with respect to ``W[p, q]`` is ``W_std / sqrt(n_in) * a[p] * delta[j, q]``, where
-``delta[j, q] = d f_j / d h[q]`` is the backpropagated signal. Hence this layer's
-share of the eNTK factorises:
+For a dense layer ``h = c * a @ W + beta * b`` the derivative of logit j with respect to
+``W[p, q]`` is ``c * a[p] * delta[j, q]``, where ``delta[j, q] = d f_j / d h[q]`` is the
+backpropagated signal. Hence this layer's share of the eNTK factorises:
 
-    Theta_l(x, x')_{jk} = ( W_std^2 / n_in * a(x).a(x') + b_std^2 )  *  delta_j(x).delta_k(x')
-                          \__________ input Gram, (N1, N2) _________/    \_ backprop Gram, (N1 O, N2 O) _/
+    Theta_l(x, x')_{jk} = ( c^2 a(x).a(x') + beta^2 )  *  delta_j(x).delta_k(x')
+                          \____ input Gram, (N1, N2) __/    \_ backprop Gram, (N1 O, N2 O) _/
+
+In NTK parameterisation c = W_std / sqrt(n_in) and beta = b_std; in standard
+parameterisation (``h = a @ W + b``, the scales in the initial draw) c = beta = 1
+(``MLPSpec.weight_scale`` / ``MLPSpec.bias_scale``).
 
 and the eNTK is the sum over layers of these Hadamard products (the input Gram repeated
 over each O x O block, i.e. (input Gram ⊗ 1_{O x O}) ∘ backprop Gram). For the readout layer
@@ -43,25 +46,29 @@ def backprop_deltas(
     values = forward(spec, params, x)
     inputs = [values[2 * l] for l in range(len(layers))]
     deltas: list[jax.Array] = []
-    # Start from the readout: d f / d a_L = W_std / sqrt(n_L) * W_L^T, the same for every input.
+    # Start from the readout: d f / d a_L = c_L * W_L^T, the same for every input.
     # For the summed output, its readout weights are w_bar = sum_j w_j / sqrt(O).
     W = layers[-1][0]
     W_out = W.sum(axis=1, keepdims=True) / math.sqrt(W.shape[1]) if sum_logits else W
-    g = jnp.broadcast_to((spec.W_std / math.sqrt(W.shape[0])) * W_out.T, (x.shape[0], *W_out.T.shape))
+    g = jnp.broadcast_to(spec.weight_scale(W.shape[0]) * W_out.T, (x.shape[0], *W_out.T.shape))
     for l in range(len(layers) - 2, -1, -1):
         h = values[2 * l + 1]
         delta = g * activation_derivative(spec, h)[:, None, :]
         deltas.append(delta)
         if l > 0:
             W = layers[l][0]
-            g = (spec.W_std / math.sqrt(W.shape[0])) * (delta @ W.T)
+            g = spec.weight_scale(W.shape[0]) * (delta @ W.T)
     return inputs, deltas[::-1]
 
 
 def input_gram(spec: MLPSpec, a1: jax.Array, a2: jax.Array) -> jax.Array:
-    """``W_std^2 / n_in * a1 @ a2.T + b_std^2``: (N1, n_in), (N2, n_in) -> (N1, N2). Cost O(N1 N2 n_in)."""
-    gram = (spec.W_std**2 / a1.shape[1]) * (a1 @ a2.T)
-    return gram if spec.b_std is None else gram + spec.b_std**2
+    """``c^2 a1 @ a2.T + beta^2``: (N1, n_in), (N2, n_in) -> (N1, N2). Cost O(N1 N2 n_in).
+
+    c^2 = W_std^2 / n_in and beta = b_std in NTK parameterisation; c = beta = 1 in standard
+    parameterisation (beta = 0 without biases).
+    """
+    gram = spec.weight_scale(a1.shape[1]) ** 2 * (a1 @ a2.T)
+    return gram if spec.b_std is None else gram + spec.bias_scale() ** 2
 
 
 def _backprop_gram(d1: jax.Array, d2: jax.Array) -> jax.Array:

@@ -19,9 +19,11 @@ def nt():
     return nt_reference.import_neural_tangents()
 
 
+@pytest.mark.parametrize("parameterization", ["ntk", "standard"])
 @pytest.mark.parametrize("activation, b_std", [("relu", 0.1), ("erf", None)])
-def test_mlp_is_stax_serial_exactly(nt, activation, b_std):
-    init_fn, apply_fn = models.mlp([12, 7], 3, activation=activation, W_std=1.3, b_std=b_std)
+def test_mlp_is_stax_serial_exactly(nt, activation, b_std, parameterization):
+    init_fn, apply_fn = models.mlp([12, 7], 3, activation=activation, W_std=1.3, b_std=b_std,
+                                   parameterization=parameterization)
     s_init, s_apply, _ = nt_reference.stax_mlp(apply_fn.spec)
     key = jax.random.PRNGKey(42)
     (shape, params), (s_shape, s_params) = init_fn(key, (-1, 5)), s_init(key, (-1, 5))
@@ -33,10 +35,12 @@ def test_mlp_is_stax_serial_exactly(nt, activation, b_std):
     assert jnp.array_equal(apply_fn(params, x), s_apply(params, x))  # bit for bit
 
 
+@pytest.mark.parametrize("parameterization", ["ntk", "standard"])
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 @pytest.mark.parametrize("implementation", [1, 2])
-def test_entk_matches_neural_tangents_on_an_mlp(nt, dtype, implementation):
-    init_fn, apply_fn = models.mlp([16, 16], 4, activation="erf", W_std=1.5, b_std=0.2)
+def test_entk_matches_neural_tangents_on_an_mlp(nt, dtype, implementation, parameterization):
+    init_fn, apply_fn = models.mlp([16, 16], 4, activation="erf", W_std=1.5, b_std=0.2,
+                                   parameterization=parameterization)
     _, params = init_fn(jax.random.PRNGKey(0), (-1, 6))
     params = cast(params, dtype)
     x1, x2 = make_inputs(5, 6, seed=1, dtype=dtype), make_inputs(3, 6, seed=2, dtype=dtype)
