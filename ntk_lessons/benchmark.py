@@ -23,7 +23,7 @@ from typing import Callable
 import jax
 import numpy as np
 
-from . import cost, kernels, models, nt_reference, structured, timing
+from . import cost, kernels, models, nt_reference, timing
 
 AGREE_TOL = {"float32": 1e-4, "float64": 1e-10}
 
@@ -53,25 +53,19 @@ def run_case(*, width: int, depth: int, d: int, n: int, out_dim: int, dtype: str
     _, params = init_fn(jax.random.PRNGKey(seed), (-1, d))
     params = jax.tree_util.tree_map(lambda a: a.astype(dtype), params)
     x = jax.random.normal(jax.random.PRNGKey(seed + 1), (n, d), dtype=dtype)
-    spec = apply_fn.spec
     say = print if verbose else (lambda *a, **k: None)
 
     candidates: list[tuple[str, Callable[[], jax.Array], object]] = []
     for impl in nt_implementations:
         fn = nt_reference.entk_fn(apply_fn, implementation=impl)
         candidates.append((f"neural-tangents impl {impl}", lambda fn=fn: fn(x, None, params), (fn, x, None, params)))  # fn is jitted
-    candidates += [
-        ("ours entk structured", lambda: kernels.entk(apply_fn, params, x, method="structured"),
-         (structured.entk, spec, params, x, None)),
-        ("ours entk jacobian", lambda: kernels.entk(apply_fn, params, x, method="jacobian"),
-         (kernels._entk_jacobian, apply_fn, params, x, None, False)),
-        ("ours entk ntk_vp", lambda: kernels.entk(apply_fn, params, x, method="ntk_vp"),
-         (kernels._entk_ntk_vp, apply_fn, params, x, x)),
-        ("ours pntk structured", lambda: kernels.pntk(apply_fn, params, x, method="structured"),
-         (structured.readout_and_body, spec, params, x, None, True)),
-        ("ours pntk jacobian", lambda: kernels.pntk(apply_fn, params, x, method="jacobian"),
-         (kernels._entk_jacobian, apply_fn, params, x, None, True)),
-    ]
+    inputs = kernels.prepare(apply_fn, params, x)
+    for kernel, method in [("entk", "structured"), ("entk", "jacobian"), ("entk", "ntk_vp"),
+                           ("pntk", "structured"), ("pntk", "jacobian")]:
+        fn = getattr(kernels, kernel)
+        program, args = kernels.program(apply_fn, params, inputs, method, kernel=kernel)
+        candidates.append((f"ours {kernel} {method}",
+                           lambda fn=fn, method=method: fn(apply_fn, params, x, method=method), (program, *args)))
     candidates = [c for c in candidates if c[0].startswith("neural") or c[0] in ours]
 
     reference = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import _checks, kernels, structured
+from . import kernels
 
 
 def compiled_cost(jitted: Callable, *args) -> dict[str, float | int | None]:
@@ -42,10 +42,8 @@ def entk_cost(apply_fn: Callable, params: Any, x1: Any, x2: Any = None, *, metho
     "ntk_vp" reports peak memory and flops=None, because its loop over basis vectors is
     counted once by XLA. Cost: one compilation, no kernel is computed.
     """
-    method = _checks.one_of(method, "method", ("jacobian", "ntk_vp", "structured"))
-    x1, x2, same, _, spec = kernels._prepare(apply_fn, params, x1, x2)
-    if kernels._resolve(method, spec) == "structured":
-        return compiled_cost(structured.entk, spec, params, x1, None if same else x2)
-    if method == "jacobian":
-        return compiled_cost(kernels._entk_jacobian, apply_fn, params, x1, None if same else x2, False)
-    return {**compiled_cost(kernels._entk_ntk_vp, apply_fn, params, x1, x2), "flops": None}
+    inputs = kernels.prepare(apply_fn, params, x1, x2)
+    method = kernels.resolve_method(method, inputs.spec, ("jacobian", "ntk_vp", "structured"))
+    fn, args = kernels.program(apply_fn, params, inputs, method)
+    result = compiled_cost(fn, *args)
+    return {**result, "flops": None} if method == "ntk_vp" else result

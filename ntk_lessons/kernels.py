@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.flatten_util
@@ -39,6 +39,125 @@ from . import _checks, memory, models, structured
 
 METHODS = ("auto", "jacobian", "ntk_vp", "structured")
 VP_BATCH = 8  # basis vectors pushed through one vjp/jvp at a time by "ntk_vp"
+
+
+class KernelInputs(NamedTuple):
+    """Validated arguments of a kernel computation (see :func:`prepare`).
+
+    ``x1`` (N1, ...); ``x2`` (N2, ...) or None when the caller passed x2 = x1 (one backward
+    pass then serves both sides); ``out_dim`` O; ``spec`` the ``models.MLPSpec`` of an mlp
+    or None for any other model; ``n_params`` P.
+    """
+
+    x1: jax.Array
+    x2: jax.Array | None
+    out_dim: int
+    spec: models.MLPSpec | None
+    n_params: int
+
+    @property
+    def n2(self) -> int:
+        return self.x1.shape[0] if self.x2 is None else self.x2.shape[0]
+
+
+def prepare(apply_fn: Callable, params: Any, x1: Any, x2: Any = None) -> KernelInputs:
+    """Validate the arguments every kernel function takes; the one place that does so.
+
+    Checks that ``apply_fn`` is callable, ``params`` is a finite floating pytree (for an
+    mlp: the layout its init_fn makes), ``x1``/``x2`` are finite floating non-empty batches
+    of the same per-example shape and dtype as the params, and the model maps them to
+    (N, O) logits. Raises TypeError/ValueError naming the argument; nothing is modified.
+    Cost: one pass over params and inputs (finiteness), no FLOPs of the model.
+    """
+    if not callable(apply_fn):
+        raise TypeError(f"apply_fn must be callable as apply_fn(params, x), got {type(apply_fn).__name__}")
+    params = _checks.params_tree(params)
+    same = x2 is None or x2 is x1  # the caller's objects: the same batch twice needs one pass
+    x1 = _checks.batch(x1, "x1")
+    x2 = None if same else _checks.second_batch(x2, x1, "x2")
+    spec = models.spec_of(apply_fn)
+    if spec is not None:  # an mlp: its shapes are known without tracing the model
+        layers = models.check_params(spec, params)
+        if x1.ndim != 2 or x1.shape[1] != layers[0][0].shape[0]:
+            raise ValueError(
+                f"x1 has shape {tuple(x1.shape)} but this mlp takes inputs of shape (N, {layers[0][0].shape[0]})"
+            )
+        out_dim = spec.out_dim
+    else:
+        out_dim = _checks.output_shape(apply_fn, params, x1, "x1")[1]
+    leaf_dtypes = {leaf.dtype for leaf in jax.tree_util.tree_leaves(params)}
+    if leaf_dtypes != {x1.dtype}:
+        raise TypeError(
+            f"params have dtype(s) {sorted(map(str, leaf_dtypes))} but x1 has {x1.dtype}; "
+            "cast one to match (mixing silently promotes and hides precision loss)"
+        )
+    return KernelInputs(x1, x2, out_dim, spec, models.parameter_count(params))
+
+
+def resolve_method(method: str, spec: models.MLPSpec | None, choices: tuple[str, ...] = METHODS) -> str:
+    """Check ``method`` against ``choices``; "auto" -> "structured" for an mlp, else "jacobian".
+
+    ValueError for an unknown name, or for "structured" on a model that is not an mlp.
+    """
+    method = _checks.one_of(method, "method", choices)
+    if method == "auto":
+        return "structured" if spec is not None else "jacobian"
+    if method == "structured" and spec is None:
+        raise ValueError(
+            "method='structured' needs a model built by ntk_lessons.models.mlp; "
+            "use method='jacobian' (or 'ntk_vp' for entk) for other models"
+        )
+    return method
+
+
+def guard_memory(
+    inputs: KernelInputs, method: str, *, what: str, out_dim: int | None = None, memory_budget: int | None = None
+) -> None:
+    """Estimate the bytes ``method`` needs on ``inputs`` and refuse (ValueError) above the budget.
+
+    ``method``: "jacobian", "ntk_vp", "structured" or "pntk" (see ``memory.estimate_bytes``);
+    ``out_dim``: the number of outputs the method differentiates (default: the model's O;
+    1 for a kernel of one projected output). The one call every kernel function makes
+    before allocating anything. Cost O(depth).
+    """
+    needed = memory.estimate_bytes(
+        method,
+        n1=inputs.x1.shape[0],
+        n2=inputs.n2,
+        out_dim=inputs.out_dim if out_dim is None else out_dim,
+        n_params=inputs.n_params,
+        itemsize=inputs.x1.dtype.itemsize,
+        same_inputs=inputs.x2 is None,
+        widths=inputs.spec.hidden_widths if inputs.spec is not None else (),
+        vp_batch=VP_BATCH,
+    )
+    memory.guard(needed, what=what, memory_budget=memory_budget)
+
+
+def program(apply_fn: Callable, params: Any, inputs: KernelInputs, method: str, *, kernel: str = "entk"):
+    """The compiled function and its arguments that compute ``kernel`` by ``method``.
+
+    Returns ``(jitted_fn, args)`` with ``jitted_fn(*args)`` the kernel: for ``cost`` and
+    ``benchmark``, which time or inspect the compiled program (``jitted_fn.lower(*args)``).
+    ``kernel``: "entk" ((N1, N2, O, O); methods "jacobian", "ntk_vp", "structured") or
+    "pntk" ((N1, N2); methods "jacobian", "structured"). ``method`` must be resolved
+    (not "auto"). No validation or memory guard: call :func:`prepare` and
+    :func:`guard_memory` first.
+    """
+    x1, x2, spec = inputs.x1, inputs.x2, inputs.spec
+    if kernel == "entk":
+        if method == "structured":
+            return structured.entk, (spec, params, x1, x2)
+        if method == "jacobian":
+            return _entk_jacobian, (apply_fn, params, x1, x2, False)
+        if method == "ntk_vp":
+            return _entk_ntk_vp, (apply_fn, params, x1, x1 if x2 is None else x2)
+    elif kernel == "pntk":
+        if method == "structured":
+            return _pntk_structured, (spec, params, x1, x2)
+        if method == "jacobian":
+            return _pntk_jacobian, (apply_fn, params, x1, x2)
+    raise ValueError(f"no {kernel!r} program for method {method!r}")
 
 
 def entk(
@@ -65,27 +184,12 @@ def entk(
 
     Cost: see the module docstring; "structured" is O(N^2 O^2 sum_l n_l) for an mlp.
     """
-    method = _checks.one_of(method, "method", METHODS)
-    x1, x2, same, out_dim, spec = _prepare(apply_fn, params, x1, x2)
-    method = _resolve(method, spec)
-    needed = memory.estimate_bytes(
-        method,
-        n1=x1.shape[0],
-        n2=x2.shape[0],
-        out_dim=out_dim,
-        n_params=models.parameter_count(params),
-        itemsize=x1.dtype.itemsize,
-        same_inputs=same,
-        widths=spec.hidden_widths if spec is not None else (),
-        vp_batch=VP_BATCH,
-    )
-    memory.guard(needed, what=f"entk(method={method!r}) on {x1.shape[0]} x {x2.shape[0]} inputs with O={out_dim}",
-                 memory_budget=memory_budget)
-    if method == "structured":
-        return structured.entk(spec, params, x1, None if same else x2)
-    if method == "jacobian":
-        return _entk_jacobian(apply_fn, params, x1, None if same else x2, False)
-    return _entk_ntk_vp(apply_fn, params, x1, x2)
+    inputs = prepare(apply_fn, params, x1, x2)
+    method = resolve_method(method, inputs.spec)
+    guard_memory(inputs, method, memory_budget=memory_budget,
+                 what=f"entk(method={method!r}) on {inputs.x1.shape[0]} x {inputs.n2} inputs with O={inputs.out_dim}")
+    fn, args = program(apply_fn, params, inputs, method)
+    return fn(*args)
 
 
 def pntk(
@@ -107,20 +211,12 @@ def pntk(
     O(N1 N2 P)) or "structured" (mlp only: one backward pass per input, then
     O(N1 N2 sum_l n_l) for the Grams; memory O(N1 N2 + N sum_l n_l)).
     """
-    method = _checks.one_of(method, "method", ("auto", "jacobian", "structured"))
-    x1, x2, same, out_dim, spec = _prepare(apply_fn, params, x1, x2)
-    method = _resolve(method, spec)
-    needed = memory.estimate_bytes(
-        "structured" if method == "structured" else "pntk",
-        n1=x1.shape[0], n2=x2.shape[0], out_dim=1, n_params=models.parameter_count(params),
-        itemsize=x1.dtype.itemsize, same_inputs=same,
-        widths=spec.hidden_widths if spec is not None else (),
-    )
-    memory.guard(needed, what=f"pntk on {x1.shape[0]} x {x2.shape[0]} inputs", memory_budget=memory_budget)
-    if method == "structured":
-        readout, body = structured.readout_and_body(spec, params, x1, None if same else x2, sum_logits=True)
-        return body + readout
-    return _entk_jacobian(apply_fn, params, x1, None if same else x2, True)[:, :, 0, 0]
+    inputs = prepare(apply_fn, params, x1, x2)
+    method = resolve_method(method, inputs.spec, ("auto", "jacobian", "structured"))
+    guard_memory(inputs, "structured" if method == "structured" else "pntk", out_dim=1, memory_budget=memory_budget,
+                 what=f"pntk on {inputs.x1.shape[0]} x {inputs.n2} inputs")
+    fn, args = program(apply_fn, params, inputs, method, kernel="pntk")
+    return fn(*args)
 
 
 def flat_jacobian(apply_fn: Callable, params: Any, x: Any) -> jax.Array:
@@ -128,53 +224,21 @@ def flat_jacobian(apply_fn: Callable, params: Any, x: Any) -> jax.Array:
 
     For teaching (Theta = J J^T by hand); ``entk`` never needs it flattened.
     """
-    x, _, _, out_dim, _ = _prepare(apply_fn, params, x, None)
-    n_params = models.parameter_count(params)
-    memory.guard(
-        memory.estimate_bytes("jacobian", n1=x.shape[0], n2=x.shape[0], out_dim=out_dim, n_params=n_params,
-                              itemsize=x.dtype.itemsize, same_inputs=True),
-        what="flat_jacobian")
+    inputs = prepare(apply_fn, params, x, None)
+    guard_memory(inputs, "jacobian", what="flat_jacobian")
     flat, unravel = jax.flatten_util.ravel_pytree(params)
-    return jax.jacrev(lambda v: apply_fn(unravel(v), x))(flat)
+    return jax.jacrev(lambda v: apply_fn(unravel(v), inputs.x1))(flat)
 
 
-def _resolve(method: str, spec: models.MLPSpec | None) -> str:
-    """"auto" -> "structured" for an mlp, else "jacobian"; refuse "structured" for other models."""
-    if method == "auto":
-        return "structured" if spec is not None else "jacobian"
-    if method == "structured" and spec is None:
-        raise ValueError(
-            "method='structured' needs a model built by ntk_lessons.models.mlp; "
-            "use method='jacobian' (or 'ntk_vp' for entk) for other models"
-        )
-    return method
+@functools.partial(jax.jit, static_argnums=(0,))
+def _pntk_structured(spec, params, x1, x2):
+    readout, body = structured.readout_and_body(spec, params, x1, x2, sum_logits=True)
+    return body + readout
 
 
-def _prepare(apply_fn, params, x1, x2):
-    """Validate arguments; return (x1, x2, x2_is_x1, O, mlp spec or None)."""
-    if not callable(apply_fn):
-        raise TypeError(f"apply_fn must be callable as apply_fn(params, x), got {type(apply_fn).__name__}")
-    params = _checks.params_tree(params)
-    same = x2 is None or x2 is x1  # the caller's objects: the same batch twice needs one pass
-    x1 = _checks.batch(x1, "x1")
-    x2 = x1 if same else _checks.second_batch(x2, x1, "x2")
-    spec = models.spec_of(apply_fn)
-    if spec is not None:  # an mlp: its shapes are known without tracing the model
-        layers = models.check_params(spec, params)
-        if x1.ndim != 2 or x1.shape[1] != layers[0][0].shape[0]:
-            raise ValueError(
-                f"x1 has shape {tuple(x1.shape)} but this mlp takes inputs of shape (N, {layers[0][0].shape[0]})"
-            )
-        out_shape = (x1.shape[0], spec.out_dim)
-    else:
-        out_shape = _checks.output_shape(apply_fn, params, x1, "x1")
-    leaf_dtypes = {leaf.dtype for leaf in jax.tree_util.tree_leaves(params)}
-    if leaf_dtypes != {x1.dtype}:
-        raise TypeError(
-            f"params have dtype(s) {sorted(map(str, leaf_dtypes))} but x1 has {x1.dtype}; "
-            "cast one to match (mixing silently promotes and hides precision loss)"
-        )
-    return x1, x2, same, out_shape[1], spec
+@functools.partial(jax.jit, static_argnums=(0,))
+def _pntk_jacobian(apply_fn, params, x1, x2):
+    return _entk_jacobian(apply_fn, params, x1, x2, True)[:, :, 0, 0]
 
 
 def _summed(apply_fn: Callable, params: Any, x: jax.Array) -> jax.Array:

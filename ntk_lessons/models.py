@@ -22,7 +22,6 @@ Parameter pytree: a list with one entry per stax layer: ``(W, b)`` for a dense l
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Callable
 
 import jax

@@ -52,21 +52,18 @@ class Decomposition:
 def _mlp_args(apply_fn: Callable, params: Any, x1: Any, x2: Any):
     """Validate like ``kernels.entk`` and require an mlp with a hidden layer.
 
-    Returns (spec, x1, x2 or None when x2 is x1)."""
+    Returns ``kernels.KernelInputs`` (x2 None when it is x1)."""
     if models.spec_of(apply_fn) is None:
         raise TypeError("apply_fn must come from ntk_lessons.models.mlp (the decomposition is about its readout layer)")
-    x1, x2, same, _, spec = kernels._prepare(apply_fn, params, x1, x2)
-    if not spec.hidden_widths:
+    inputs = kernels.prepare(apply_fn, params, x1, x2)
+    if not inputs.spec.hidden_widths:
         raise ValueError("the mlp has no hidden layer, so there is no body term; use hidden_widths=[n, ...]")
-    return spec, x1, None if same else x2
+    return inputs
 
 
-def _guard(spec, params, x1, x2, memory_budget):
-    n2 = x1.shape[0] if x2 is None else x2.shape[0]
-    needed = memory.estimate_bytes(
-        "structured", n1=x1.shape[0], n2=n2, out_dim=spec.out_dim, n_params=models.parameter_count(params),
-        itemsize=x1.dtype.itemsize, same_inputs=x2 is None, widths=spec.hidden_widths)
-    memory.guard(needed, what="readout.decompose", memory_budget=memory_budget)
+def _unpack(inputs: kernels.KernelInputs):
+    """(spec, x1, x2) with x2 = x1 filled in."""
+    return inputs.spec, inputs.x1, inputs.x1 if inputs.x2 is None else inputs.x2
 
 
 def decompose(
@@ -77,16 +74,16 @@ def decompose(
     Both come from the structured computation (no Jacobian): cost O(N1 N2 O^2 sum_l n_l
     + (N1 + N2) O P), memory O(N1 N2 O^2).
     """
-    spec, x1, x2 = _mlp_args(apply_fn, params, x1, x2)
-    _guard(spec, params, x1, x2, memory_budget)
-    readout_scalar, body = structured.readout_and_body(spec, params, x1, x2)
+    inputs = _mlp_args(apply_fn, params, x1, x2)
+    kernels.guard_memory(inputs, "structured", what="readout.decompose", memory_budget=memory_budget)
+    readout_scalar, body = structured.readout_and_body(inputs.spec, params, inputs.x1, inputs.x2)
     return Decomposition(readout_scalar=readout_scalar, body=body)
 
 
 def features(apply_fn: Callable, params: Any, x: Any) -> jax.Array:
     """phi(x), the last hidden layer of an mlp: (N, d) -> (N, n_L). Cost O(N P)."""
-    spec, x, _ = _mlp_args(apply_fn, params, x, None)
-    return models.forward(spec, params, x)[-2]
+    inputs = _mlp_args(apply_fn, params, x, None)
+    return models.forward(inputs.spec, params, inputs.x1)[-2]
 
 
 def body_from_feature_jacobian(
@@ -100,8 +97,7 @@ def body_from_feature_jacobian(
     for small teaching examples and as an independent check of :func:`decompose`.
     Cost O(N1 N2 n^2 P'), memory O(N1 N2 n^2 + (N1 + N2) n P').
     """
-    spec, x1, x2 = _mlp_args(apply_fn, params, x1, x2)
-    x2 = x1 if x2 is None else x2
+    spec, x1, x2 = _unpack(_mlp_args(apply_fn, params, x1, x2))
     n = spec.hidden_widths[-1]
     body_params, readout_params = params[:-1], params[-1]
     n_body = models.parameter_count(body_params)
@@ -125,8 +121,7 @@ def readout_term_by_jacobian(apply_fn: Callable, params: Any, x1: Any, x2: Any =
     An independent computation of :attr:`Decomposition.readout` (generic autodiff, no
     formula), for checking it. Cost O((N1 + N2) O^2 n) memory, O(N1 N2 O^2 n) time.
     """
-    spec, x1, x2 = _mlp_args(apply_fn, params, x1, x2)
-    x2 = x1 if x2 is None else x2
+    _, x1, x2 = _unpack(_mlp_args(apply_fn, params, x1, x2))
 
     def jac(x):
         return jax.jacrev(lambda top: apply_fn([*params[:-1], top], x))(params[-1])  # leaves (N, O, *leaf)
