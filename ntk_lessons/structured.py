@@ -32,7 +32,7 @@ from .models import MLPSpec, activation_derivative, check_params, forward
 
 
 def backprop_deltas(
-    spec: MLPSpec, params: list, x: jax.Array, sum_logits: bool = False
+    spec: MLPSpec, params: list, x: jax.Array, sum_logits: bool = False, directions: jax.Array | None = None
 ) -> tuple[list[jax.Array], list[jax.Array]]:
     """Layer inputs and backpropagated signals of an mlp.
 
@@ -40,7 +40,8 @@ def backprop_deltas(
     (``inputs[0] = x``); ``deltas[l]`` (N, O, n_l) is d f / d h_l for the hidden layers
     l = 0 .. L-1 (the readout's delta is I_O and is not stored). With ``sum_logits`` the
     single output sum_j f_j / sqrt(O) is backpropagated instead: deltas (N, 1, n_l), one
-    backward pass per input. Cost O(N O P), or O(N P) with ``sum_logits``.
+    backward pass per input. With ``directions`` U (O, K) the K projected outputs f @ U are
+    backpropagated: deltas (N, K, n_l). Cost O(N O P), or O(N K P).
     """
     layers = check_params(spec, params)
     values = forward(spec, params, x)
@@ -49,7 +50,10 @@ def backprop_deltas(
     # Start from the readout: d f / d a_L = c_L * W_L^T, the same for every input.
     # For the summed output, its readout weights are w_bar = sum_j w_j / sqrt(O).
     W = layers[-1][0]
-    W_out = W.sum(axis=1, keepdims=True) / math.sqrt(W.shape[1]) if sum_logits else W
+    if directions is not None:
+        W_out = W @ directions
+    else:
+        W_out = W.sum(axis=1, keepdims=True) / math.sqrt(W.shape[1]) if sum_logits else W
     g = jnp.broadcast_to(spec.weight_scale(W.shape[0]) * W_out.T, (x.shape[0], *W_out.T.shape))
     for l in range(len(layers) - 2, -1, -1):
         h = values[2 * l + 1]
@@ -131,3 +135,38 @@ def layer_contributions(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Arra
         terms.append(input_gram(spec, in1[l], in2[l])[:, :, None, None] * gram)
     terms.append(input_gram(spec, in1[-1], in2[-1])[:, :, None, None] * eye)
     return terms
+
+
+@functools.partial(jax.jit, static_argnames=("spec",))
+def projected_kernel(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array | None, u: jax.Array) -> jax.Array:
+    """u^T Theta(x, x') u = grad(u.f(x)) . grad(u.f(x')) for a direction u (O,): (N1, N2).
+
+    One backward pass per input (the output u.f is backpropagated); the readout share is
+    ||u||^2 times the readout scalar. u = 1 / sqrt(O) gives the pNTK, u = e_1 the first
+    logit's kernel. Cost O((N1 + N2) P + N1 N2 sum_l n_l). No validation (see
+    ``approximations``).
+    """
+    U = u[:, None]
+    in1, del1 = backprop_deltas(spec, params, x1, directions=U)
+    in2, del2 = (in1, del1) if x2 is None else backprop_deltas(spec, params, x2, directions=U)
+    kernel = jnp.sum(u * u) * input_gram(spec, in1[-1], in2[-1])
+    for l, (d1, d2) in enumerate(zip(del1, del2)):
+        kernel = kernel + input_gram(spec, in1[l], in2[l]) * (d1[:, 0, :] @ d2[:, 0, :].T)
+    return kernel
+
+
+@functools.partial(jax.jit, static_argnames=("spec",))
+def mean_trace_kernel(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array | None = None) -> jax.Array:
+    """(1/O) sum_j Theta_jj(x, x'): (N1, N2). O backward passes per input, but no O x O blocks.
+
+    Each layer contributes its input Gram times (1/O) sum_j delta_j(x).delta_j(x'), one
+    (N1, N2) product of the (N, O n) deltas. Cost O((N1 + N2) O P + N1 N2 O sum_l n_l),
+    memory O(N1 N2 + N O sum_l n_l). No validation (see ``approximations``).
+    """
+    in1, del1 = backprop_deltas(spec, params, x1)
+    in2, del2 = (in1, del1) if x2 is None else backprop_deltas(spec, params, x2)
+    kernel = input_gram(spec, in1[-1], in2[-1])  # tr(I_O) / O = 1
+    for l, (d1, d2) in enumerate(zip(del1, del2)):
+        trace = d1.reshape(d1.shape[0], -1) @ d2.reshape(d2.shape[0], -1).T / spec.out_dim
+        kernel = kernel + input_gram(spec, in1[l], in2[l]) * trace
+    return kernel
