@@ -12,7 +12,7 @@ from test_infinite import awkward_inputs
 
 pytestmark = pytest.mark.neural_tangents
 
-# Measured max relative difference (to the largest entry) over all cases below: 6e-13.
+# Measured over all cases below: max difference 5e-16 of the largest entry, 4e-14 elementwise.
 INFINITE_TOL = 1e-6
 
 
