@@ -172,7 +172,7 @@ def relative_frobenius_error(theta: Any, k: Any) -> float:
     return block_errors(theta, k)["total"]
 
 
-def spectrum(theta: Any, k: Any) -> dict[str, float]:
+def spectrum(theta: Any, k: Any, *, entk_eigenvalues: Any = None) -> dict[str, float]:
     """lambda_max and condition numbers of Theta (as an NO x NO matrix) and of k ⊗ I_O.
 
     Needs N1 == N2 (a kernel on one set of inputs). Returns ``{"lambda_max_entk",
@@ -180,12 +180,16 @@ def spectrum(theta: Any, k: Any) -> dict[str, float]:
     "log10_cond_ratio"}``; a condition number is lambda_max / lambda_min, inf when
     lambda_min <= 0 (singular to rounding). Computed in float64 (eigenvalues near
     lambda_max * 1e-7 are noise for a float32 kernel: compute the kernels in float64 when
-    the condition number matters). Cost O((N O)^3).
+    the condition number matters). ``entk_eigenvalues``: Theta's eigenvalues (ascending) if
+    already known (:func:`entk_eigenvalues`), to compare several approximations with one
+    eigendecomposition. Cost O((N O)^3), or O(N^3) with ``entk_eigenvalues``.
     """
     theta, k = _pair(theta, k)
     if theta.shape[0] != theta.shape[1]:
         raise ValueError(f"spectrum needs a square kernel (N1 == N2), got theta of shape {theta.shape}")
-    ev_theta = np.linalg.eigvalsh(_symmetrize(blocks.to_matrix(theta)))
+    ev_theta = entk_eigenvalues_of(theta) if entk_eigenvalues is None else np.asarray(entk_eigenvalues, np.float64)
+    if ev_theta.shape != (theta.shape[0] * theta.shape[2],):
+        raise ValueError(f"entk_eigenvalues must have shape ({theta.shape[0] * theta.shape[2]},), got {ev_theta.shape}")
     ev_k = np.linalg.eigvalsh(_symmetrize(k))
 
     def cond(ev):
@@ -202,9 +206,15 @@ def spectrum(theta: Any, k: Any) -> dict[str, float]:
     }
 
 
+def entk_eigenvalues_of(theta: Any) -> np.ndarray:
+    """Eigenvalues (ascending, float64) of an eNTK (N, N, O, O) as an NO x NO matrix. Cost O((N O)^3)."""
+    theta = np.asarray(_full(theta, "theta"), np.float64)
+    return np.linalg.eigvalsh(_symmetrize(blocks.to_matrix(theta)))
+
+
 def regression_agreement(
     theta_train: Any, k_train: Any, theta_test_train: Any, k_test_train: Any, y_train: Any, labels_test: Any,
-    *, ridge: float,
+    *, ridge: float, entk_predictions: Any = None,
 ) -> dict[str, float]:
     """Kernel regression with the eNTK and with k ⊗ I_O on the same data.
 
@@ -212,10 +222,14 @@ def regression_agreement(
     ``k_test_train`` (M, N), ``y_train`` (N, O) targets, ``labels_test`` (M,) integer classes,
     ``ridge`` relative to the mean diagonal (see ``regression.fit_predict``).
     Returns ``{"prediction_rel_diff": ||F_k - F_theta||_F / ||F_theta||_F, "argmax_agreement",
-    "accuracy_entk", "accuracy_approx"}``. Cost: one (NO)^3 and one N^3 solve.
+    "accuracy_entk", "accuracy_approx"}``. ``entk_predictions`` (M, O): the eNTK's
+    predictions if already computed (then ``theta_*`` are not used). Cost: one (NO)^3 and one
+    N^3 solve (only the N^3 one with ``entk_predictions``).
     """
     labels_test = np.asarray(labels_test)
-    f_theta = np.asarray(regression.fit_predict(theta_train, y_train, theta_test_train, ridge=ridge), np.float64)
+    if entk_predictions is None:
+        entk_predictions = regression.fit_predict(theta_train, y_train, theta_test_train, ridge=ridge)
+    f_theta = np.asarray(entk_predictions, np.float64)
     f_k = np.asarray(regression.fit_predict(k_train, y_train, k_test_train, ridge=ridge), np.float64)
     if labels_test.shape != (f_theta.shape[0],):
         raise ValueError(f"labels_test must have shape ({f_theta.shape[0]},), got {labels_test.shape}")

@@ -8,7 +8,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import _checks, blocks, data, kernels, models, readout
+from . import _checks, blocks, data, kernels, models, readout, regression
 from . import approximations as approximations_module
 from . import cache as cache_module
 
@@ -182,6 +182,37 @@ def hidden_widths(regime: str, width: int, depth: int, fixed_width: int | None =
     raise ValueError(f"regime must be one of {REGIMES}, got {regime!r}")
 
 
+def network_on_digits(
+    *,
+    width: int,
+    seed: int,
+    regime: str = "all_wide",
+    parameterization: str = "ntk",
+    fixed_width: int | None = None,
+    depth: int = 2,
+    out_dim: int = 10,
+    activation: str = "relu",
+    W_std: float = 1.0,
+    b_std: float | None = 0.1,
+    n: int = 50,
+    data_seed: int = 0,
+    dtype: str = "float32",
+):
+    """A freshly initialised mlp of one sweep point and the digits it is measured on.
+
+    Returns ``(apply_fn, params, x (n, 64), y (n, out_dim) one-hot)``: hidden widths from
+    :func:`hidden_widths`, params from PRNGKey(``seed``) in ``dtype``; the first ``n`` of a
+    fixed shuffle of the digits with labels < out_dim (``data.digits_inputs(seed=data_seed)``).
+    Cost O(n d + P).
+    """
+    x, y = data.digits_inputs(n, seed=data_seed, out_dim=out_dim, dtype=dtype)
+    init_fn, apply_fn = models.mlp(hidden_widths(regime, width, depth, fixed_width), out_dim, activation=activation,
+                                   W_std=W_std, b_std=b_std, parameterization=parameterization)
+    _, params = init_fn(jax.random.PRNGKey(seed), x.shape)
+    params = jax.tree_util.tree_map(lambda a: a.astype(x.dtype), params)
+    return apply_fn, params, x, y
+
+
 def convergence_point(
     *,
     width: int,
@@ -221,15 +252,19 @@ def convergence_point(
     for a in approximations:
         _checks.one_of(a, "approximations", approx.APPROXIMATIONS)
     n_all = n_train + (n_test if "regression" in metrics else 0)
-    x, y = data.digits_inputs(n_all, seed=data_seed, out_dim=out_dim, dtype=dtype)
-    init_fn, apply_fn = models.mlp(hidden_widths(regime, width, depth, fixed_width), out_dim, activation=activation,
-                                   W_std=W_std, b_std=b_std, parameterization=parameterization)
-    _, params = init_fn(jax.random.PRNGKey(seed), x.shape)
-    params = jax.tree_util.tree_map(lambda a: a.astype(x.dtype), params)
+    apply_fn, params, x, y = network_on_digits(
+        width=width, seed=seed, regime=regime, parameterization=parameterization, fixed_width=fixed_width,
+        depth=depth, out_dim=out_dim, activation=activation, W_std=W_std, b_std=b_std, n=n_all,
+        data_seed=data_seed, dtype=dtype)
     theta = np.asarray(kernels.entk(apply_fn, params, x), np.float64)
     tr = slice(0, n_train)
     te = slice(n_train, n_all)
     base = dict(regime=regime, parameterization=parameterization, fixed_width=fixed_width, width=width, seed=seed)
+    # the eNTK's own eigenvalues and predictions, computed once for every approximation
+    ev = approx.entk_eigenvalues_of(theta[tr, tr]) if "spectrum" in metrics else None
+    y_train = np.asarray(y[tr], np.float64)
+    f_theta = (regression.fit_predict(theta[tr, tr], y_train, theta[te, tr], ridge=ridge)
+               if "regression" in metrics else None)
     records = []
     for name in approximations:
         k = np.asarray(approx.compute(name, apply_fn, params, x, key=jax.random.PRNGKey(10_000 + seed)), np.float64)
@@ -237,10 +272,10 @@ def convergence_point(
         if "blocks" in metrics:
             values.update(approx.block_errors(theta[tr, tr], k[tr, tr]))
         if "spectrum" in metrics:
-            values.update(approx.spectrum(theta[tr, tr], k[tr, tr]))
+            values.update(approx.spectrum(theta[tr, tr], k[tr, tr], entk_eigenvalues=ev))
         if "regression" in metrics:
-            values.update(approx.regression_agreement(theta[tr, tr], k[tr, tr], theta[te, tr], k[te, tr],
-                                                      np.asarray(y[tr], np.float64), y[te].argmax(1), ridge=ridge))
+            values.update(approx.regression_agreement(theta[tr, tr], k[tr, tr], theta[te, tr], k[te, tr], y_train,
+                                                      y[te].argmax(1), ridge=ridge, entk_predictions=f_theta))
         records += [dict(base, approximation=name, metric=m, value=float(v)) for m, v in values.items()]
     return records
 
@@ -268,7 +303,8 @@ def convergence_sweep(
     desc = f"{point.get('parameterization', 'ntk')} {point.get('regime', 'all_wide')}"
     records: list[dict] = []
     for width, seed in tqdm([(w, s) for w in widths for s in seeds], desc=desc, disable=not progress, leave=False):
-        config = dict(point, width=width, seed=seed, kind="convergence_point")
+        # jax draws the initial weights in float64 when x64 is on: a different network, so part of the key
+        config = dict(point, width=width, seed=seed, kind="convergence_point", x64=bool(jax.config.jax_enable_x64))
         config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items()}
         records += cache_module.cached(config, lambda w=width, s=seed: convergence_point(width=w, seed=s, **point),
                                     cache=cache)
