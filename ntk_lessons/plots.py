@@ -6,65 +6,165 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import ticker
 
 from . import blocks, experiments
 
 
-def step_prediction(actual, predicted, ax=None):
-    """Scatter of actual vs eNTK-predicted logit changes (any matching shapes), with the diagonal."""
-    ax = ax or plt.subplots(figsize=(4, 4))[1]
+def step_prediction(actual, predicted, ax=None, *, title: str | None = None):
+    """Scatter of actual vs eNTK-predicted logit changes (any matching shapes), with the line y = x.
+
+    ``title``: the setup (sizes, learning rate, dtype) shown above the plot. Returns the Axes.
+    """
+    ax = ax or plt.subplots(figsize=(4.2, 4.2))[1]
     a, p = np.ravel(actual), np.ravel(predicted)
     lim = 1.05 * max(np.abs(a).max(), np.abs(p).max())
-    ax.plot([-lim, lim], [-lim, lim], color="0.7", lw=1, zorder=0)
-    ax.scatter(a, p, s=12)
-    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="actual change of f", ylabel="eNTK prediction", aspect="equal")
-    return ax
-
-
-def loglog_fit(x, y, slope: float, *, xlabel: str, ylabel: str, label: str | None = None, ax=None):
-    """Log-log plot of y against x with the fitted power law (slope given) drawn through the points."""
-    ax = ax or plt.subplots(figsize=(4.5, 3.5))[1]
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    line = ax.loglog(x, y, "o", label=label)[0]
-    ax.loglog(x, experiments.power_law_line(x, y, slope, x), "--", color=line.get_color(), lw=1, label=f"slope {slope:.2f}")
-    ax.set(xlabel=xlabel, ylabel=ylabel)
-    ax.legend(frameon=False)
-    return ax
-
-
-def kernel_heatmaps(kernels: dict, *, order: str = "sample", fig=None, cmap: str = "RdBu_r"):
-    """One heat map per (N1, N2, O, O) kernel in ``kernels`` ({title: theta}), flattened in ``order``.
-
-    A shared, symmetric colour scale so that the same colour means the same value in every panel;
-    thin grey lines mark the blocks (O x O per input pair in sample-major order, N1 x N2 per
-    class pair in class-major order).
-    """
-    n1, n2, o, _ = np.shape(next(iter(kernels.values())))
-    row_step, col_step = (o, o) if order == "sample" else (n1, n2)
-    mats = {title: np.asarray(blocks.to_matrix(theta, order)) for title, theta in kernels.items()}
-    vmax = max(np.abs(m).max() for m in mats.values())
-    fig = fig or plt.figure(figsize=(3.3 * len(mats), 3.3))
-    axes = fig.subplots(1, len(mats), squeeze=False)[0]
-    for ax, (title, m) in zip(axes, mats.items()):
-        im = ax.imshow(m, cmap=cmap, vmin=-vmax, vmax=vmax, interpolation="nearest")
-        for r in range(row_step, m.shape[0], row_step):
-            ax.axhline(r - 0.5, color="0.6", lw=0.4)
-        for c in range(col_step, m.shape[1], col_step):
-            ax.axvline(c - 0.5, color="0.6", lw=0.4)
+    ax.plot([-lim, lim], [-lim, lim], color="0.7", lw=1, zorder=0, label="prediction = actual")
+    ax.scatter(a, p, s=12, label=f"{a.size} logit changes")
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="actual change of a logit, Δf", ylabel="eNTK prediction of Δf",
+           aspect="equal")
+    ax.legend(frameon=False, loc="upper left", fontsize=9)
+    if title:
         ax.set_title(title, fontsize=10)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.colorbar(im, ax=list(axes), shrink=0.8)
-    fig.suptitle(f"{order}-major order", fontsize=10)
+    return ax
+
+
+def readable_log_axes(ax, xticks: Sequence[float] | None = None):
+    """Tidy the ticks of a log-log Axes: x ticks exactly at ``xticks`` (e.g. the widths measured),
+    labelled plainly, without minor labels; on a y axis spanning less than ~1.5 decades, ticks
+    at 1, 2, 5 x 10^k labelled plainly (instead of crowded minor labels). Returns the Axes."""
+    plain = ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    if xticks is not None:
+        ax.set_xticks(list(xticks))
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_locator(ticker.NullLocator())
+    low, high = ax.get_ylim()
+    if low > 0 and np.log10(high / low) < 1.5:
+        ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    return ax
+
+
+def digits_gallery(images, normalised, labels, *, title: str | None = None, fig=None):
+    """A few digits as stored (grey levels 0..16) above the same digits as the network sees them.
+
+    ``images`` (k, 8, 8) raw grey levels; ``normalised`` (k, 64) or (k, 8, 8) the inputs after
+    normalisation; ``labels`` (k,) their classes. Each row has its own labelled colour bar.
+    Returns the figure. Cost O(k).
+    """
+    images, normalised, labels = np.asarray(images), np.asarray(normalised), np.asarray(labels)
+    k = len(images)
+    if normalised.shape[0] != k or labels.shape != (k,):
+        raise ValueError(f"images, normalised and labels must describe the same {k} digits, got "
+                         f"{images.shape}, {normalised.shape}, {labels.shape}")
+    normalised = normalised.reshape(images.shape)
+    fig = fig or plt.figure(figsize=(1.25 * k + 1.6, 3.3), layout="constrained")
+    axes = fig.subplots(2, k, squeeze=False)
+    top = np.abs(normalised).max()
+    for i in range(k):
+        raw_im = axes[0, i].imshow(images[i], cmap="gray_r", vmin=0, vmax=16)
+        norm_im = axes[1, i].imshow(normalised[i], cmap="RdBu_r", vmin=-top, vmax=top)
+        axes[0, i].set_title(f"label {labels[i]}", fontsize=10)
+        for ax in axes[:, i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("as stored", fontsize=9)
+    axes[1, 0].set_ylabel("network input", fontsize=9)
+    fig.colorbar(raw_im, ax=list(axes[0]), shrink=0.9, label="grey level")
+    fig.colorbar(norm_im, ax=list(axes[1]), shrink=0.9, label="value (0 = image mean)")
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
 
 
-def share_vs_width(widths: Sequence[int], shares: np.ndarray, slope: float, ax=None):
-    """Off-diagonal share (widths x seeds): every seed as a dot, the mean with its power-law fit."""
-    ax = ax or plt.subplots(figsize=(4.5, 3.5))[1]
+def loglog_fit(x, y, slope: float, *, xlabel: str, ylabel: str, label: str | None = None, ax=None,
+               title: str | None = None, xticks: Sequence[float] | None = None):
+    """Log-log plot of y against x with the fitted power law (slope given) drawn through the points.
+
+    ``title``: the setup; ``xticks``: put x ticks exactly there (see :func:`readable_log_axes`).
+    Returns the Axes.
+    """
+    ax = ax or plt.subplots(figsize=(5, 3.8))[1]
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    line = ax.loglog(x, y, "o", label=label)[0]
+    ax.loglog(x, experiments.power_law_line(x, y, slope, x), "--", color=line.get_color(), lw=1,
+              label=f"fit: slope {slope:.2f}")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend(frameon=False, fontsize=9)
+    readable_log_axes(ax, xticks)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def kernel_heatmaps(kernels: dict, *, order: str = "sample", fig=None, cmap: str = "RdBu_r", scale: str = "shared",
+                    vmax: float | None = None, input_labels: Sequence[str] | None = None, title: str | None = None):
+    """One heat map per (N1, N2, O, O) kernel in ``kernels`` ({panel title: theta}), flattened in ``order``.
+
+    Blocks are marked by thin grey lines and named by ticks at their centres: in sample-major
+    order each block is a pair of inputs (O x O logits inside), in class-major order a pair of
+    logits (N1 x N2 inputs inside).
+
+    Args:
+      scale: "shared" -- one symmetric colour scale and one colour bar for all panels, so a
+        colour means the same value everywhere; "per panel" -- each panel its own scale and
+        colour bar (when a shared scale would wash out a panel with smaller values).
+      vmax: fix the shared scale to [-vmax, vmax] (e.g. constant while a widget's sliders move);
+        larger values are clipped and the colour bar shows arrows.
+      input_labels: names of the N1 (= N2) inputs for the sample-major ticks (default x0, x1, ...).
+      title: the figure title (default: the order).
+    Returns the figure. Cost O(N1 N2 O^2) per panel.
+    """
+    if scale not in ("shared", "per panel"):
+        raise ValueError(f"scale must be 'shared' or 'per panel', got {scale!r}")
+    n1, n2, o, _ = np.shape(next(iter(kernels.values())))
+    mats = {name: np.asarray(blocks.to_matrix(theta, order)) for name, theta in kernels.items()}
+    largest = max(np.abs(m).max() for m in mats.values())
+    shared_vmax = largest if vmax is None else vmax
+    per_panel = scale == "per panel"
+    fig = fig or plt.figure(figsize=((4.1 if per_panel else 3.5) * len(mats) + 0.8, 3.9), layout="constrained")
+    axes = fig.subplots(1, len(mats), squeeze=False)[0]
+    if order == "sample":
+        names = list(input_labels) if input_labels is not None else [f"x{i}" for i in range(max(n1, n2))]
+        row_names, col_names, step = names[:n1], names[:n2], (o, o)
+        axis_label = f"input (each block: {o} x {o} logits)"
+    else:
+        row_names = col_names = [str(j) for j in range(o)]
+        step = (n1, n2)
+        axis_label = f"logit (each block: {n1} x {n2} inputs)"
+    for i, (ax, (name, m)) in enumerate(zip(axes, mats.items())):
+        top = np.abs(m).max() if per_panel else shared_vmax
+        im = ax.imshow(m, cmap=cmap, vmin=-top, vmax=top, interpolation="nearest")
+        for r in range(step[0], m.shape[0], step[0]):
+            ax.axhline(r - 0.5, color="0.6", lw=0.4)
+        for c in range(step[1], m.shape[1], step[1]):
+            ax.axvline(c - 0.5, color="0.6", lw=0.4)
+        ax.set_yticks(step[0] * np.arange(len(row_names)) + (step[0] - 1) / 2, row_names, fontsize=8)
+        ax.set_xticks(step[1] * np.arange(len(col_names)) + (step[1] - 1) / 2, col_names, fontsize=8)
+        ax.tick_params(length=0)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(axis_label, fontsize=9)
+        if i == 0:
+            ax.set_ylabel(axis_label, fontsize=9)
+        if per_panel:
+            fig.colorbar(im, ax=ax, shrink=0.8, label="Θ entry")
+    if not per_panel:
+        fig.colorbar(im, ax=list(axes), shrink=0.8, label="Θ entry (one scale for all panels)",
+                     extend="both" if largest > shared_vmax else "neither")
+    fig.suptitle(title or f"{order}-major order", fontsize=10)
+    return fig
+
+
+def share_vs_width(widths: Sequence[int], shares: np.ndarray, slope: float, ax=None, *, title: str | None = None):
+    """Off-diagonal share (widths x seeds): every seed as a dot, the mean with its power-law fit.
+
+    x ticks sit exactly at the widths measured. ``title``: the setup. Returns the Axes.
+    """
+    ax = ax or plt.subplots(figsize=(5.5, 4))[1]
     widths = np.asarray(widths, float)
     for s in range(shares.shape[1]):
-        ax.loglog(widths, shares[:, s], ".", color="0.6", label="single seed" if s == 0 else None)
-    loglog_fit(widths, shares.mean(axis=1), slope, xlabel="hidden width n", ylabel="off-diagonal share",
-               label="mean over seeds", ax=ax)
+        ax.loglog(widths, shares[:, s], ".", color="0.6", label="one seed" if s == 0 else None)
+    loglog_fit(widths, shares.mean(axis=1), slope, xlabel="hidden width n (every hidden layer)",
+               ylabel="off-diagonal share ‖Θ_off‖ / ‖Θ‖", label="mean over seeds", ax=ax, title=title, xticks=widths)
     return ax

@@ -2,6 +2,7 @@
 neural-tangents, notebooks follow the course conventions."""
 
 import json
+import pkgutil
 import re
 import subprocess
 import sys
@@ -12,8 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-CORE = ["config", "models", "kernels", "blocks", "structured", "readout", "memory", "linearization",
-        "experiments", "plots", "widgets", "data", "timing", "cost"]
+# Every module of the package except the two that exist to import neural-tangents.
+CORE = sorted(m.name for m in pkgutil.iter_modules([str(ROOT / "ntk_lessons")])
+              if m.name not in {"nt_reference", "benchmark"})
 
 
 def _pyproject():
@@ -44,6 +46,10 @@ def test_direct_dependencies_are_pinned_and_in_the_lock():
     assert lock["jax"] == "0.5.3" and lock["neural-tangents"] == "0.6.5"
 
 
+def test_core_list_is_derived_from_the_package():
+    assert {"kernels", "models", "exercises", "plots"} <= set(CORE) and "nt_reference" not in CORE
+
+
 def test_core_does_not_import_neural_tangents():
     code = ("import sys\n" + "".join(f"import ntk_lessons.{m}\n" for m in CORE)
             + "bad = [m for m in sys.modules if m.startswith(('neural_tangents', 'tensorflow'))]\n"
@@ -66,6 +72,60 @@ def test_notebook_conventions(nb):
     assert any("config.pick" in s or "config.quick_mode" in s for s in src), "notebooks honour quick mode"
     assert sum(s.lstrip().startswith("# Check") for s in src) >= 2, "check cells assert the lesson's claims"
     assert any(s.lstrip().startswith("# Self-check") for s in src), "at least one exercise with a self-check"
+
+
+def _sources(nb):
+    cells = json.loads(nb.read_text())["cells"]
+    return cells, ["".join(c["source"]) for c in cells]
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_use_the_exercises_module_and_keep_solutions_out_of_the_notebook(nb):
+    """CONTRIBUTING.md: one self-check mechanism; reference solutions live in ntk_lessons/solutions.py."""
+    from ntk_lessons import exercises
+
+    cells, src = _sources(nb)
+    self_checks = [s for s in src if s.lstrip().startswith("# Self-check")]
+    ids = [i for s in self_checks for i in re.findall(r'exercises\.check\(\s*"([^"]+)"', s)]
+    assert len(ids) == len(self_checks), "each # Self-check cell makes one exercises.check(\"LL.name\", ...) call"
+    assert all(i.startswith(nb.name[:2] + ".") for i in ids), f"exercise ids start with the lesson number: {ids}"
+    assert set(ids) <= set(exercises.registered()), f"unregistered exercises: {set(ids) - set(exercises.registered())}"
+    assert not any(re.search(r"reference solution|_reference\(", s, re.I) for c, s in zip(cells, src)
+                   if c["cell_type"] == "code" and not s.lstrip().startswith("# Self-check")), \
+        "reference solutions belong in ntk_lessons/solutions.py, not in the student's notebook"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_lesson_asks_a_prediction_before_measuring(nb):
+    _, src = _sources(nb)
+    reveals = [k for k, s in enumerate(src) if "exercises.reveal(" in s]
+    assert reveals, "at least one 'predict before you run' question (exercises.reveal)"
+    for k in reveals:
+        guess = re.search(r"exercises\.reveal\(\s*(\w+)", src[k]).group(1)
+        assert any(re.match(rf"{guess}\s*=\s*None\b", s.strip()) for s in src[:k]), \
+            f"the guess {guess} = None is set in an earlier cell, before the measurement"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_top_states_what_the_lesson_needs_and_the_last_cell_checks_it(nb):
+    _, src = _sources(nb)
+    top = " ".join(src[0].split())
+    assert "**What it needs:**" in top, "cell 0 states what the lesson needs (CONTRIBUTING.md)"
+    needs = top[top.index("**What it needs:**"):]
+    unit = r"(s|seconds?|minutes?)"
+    times = re.search(rf"about (\d+) {unit} of computing in full mode and (\d+) {unit} in quick mode", needs)
+    memory = re.search(r"under ([\d.]+) GB", needs)
+    assert times and memory, "the statement reads: about N s of computing in full mode and M s in quick mode ...; " \
+                             "under G GB of memory"
+    seconds = lambda n, u: int(n) * (60 if u.startswith("minute") else 1)  # noqa: E731
+    full, quick = seconds(*times.group(1, 2)), seconds(*times.group(3, 4))
+    uses_x64 = any('jax.config.update("jax_enable_x64", True)' in s for s in src)
+    assert ("float64" in needs) == uses_x64 and ("float32" in needs or uses_x64), "the stated precision matches the code"
+    assert "clock = runtime.LessonClock()" in src[2], "the clock starts in the import cell"
+    last = src[-1]
+    assert last.lstrip().startswith("# Check"), "the last cell is the check of the stated needs"
+    assert f"clock.check_stated(full_seconds={full}, quick_seconds={quick}, memory_gb={memory.group(1)})" in last, \
+        "the last cell checks exactly the needs stated at the top"
 
 
 def test_readme_leads_with_the_two_commands():
