@@ -382,7 +382,8 @@ def _judge_array(exercise: Exercise, answer: Any, ctx: Context) -> Verdict:
     arr = np.asarray(answer, dtype=np.float64)
     bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
     if bad:
-        return exercise.wrong("nonfinite", f"{bad} entries of your answer are NaN or infinite (a division by zero?).")
+        return exercise.wrong("nonfinite", f"{bad} of the {arr.size} entries of your answer are NaN or infinite "
+                                           "(a division by zero?).")
     atol = exercise.rtol * max(float(np.abs(truth).max(initial=0.0)), 1e-300)
 
     for mistake in exercise.mistakes:

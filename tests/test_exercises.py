@@ -119,7 +119,7 @@ def test_wrong_type_says_what_was_expected_in_words(contexts, answer, phrase):
 def test_nan_entries_are_counted(contexts):
     answer = np.array(reference(contexts, "02.readout_scalar"))
     answer[0, :2] = np.nan
-    wrong(contexts, "02.readout_scalar", answer, "nonfinite", "2 entries", "NaN")
+    wrong(contexts, "02.readout_scalar", answer, "nonfinite", "2 of the 16 entries", "NaN")
 
 
 def test_wrong_shape_states_expected_and_got(contexts):
