@@ -168,3 +168,116 @@ def share_vs_width(widths: Sequence[int], shares: np.ndarray, slope: float, ax=N
     loglog_fit(widths, shares.mean(axis=1), slope, xlabel="hidden width n (every hidden layer)",
                ylabel="off-diagonal share ‖Θ_off‖ / ‖Θ‖", label="mean over seeds", ax=ax, title=title, xticks=widths)
     return ax
+
+
+# ---------------------------------------------------------------- lesson 03: convergence of the pNTK
+
+
+def _fit_label(fit) -> str:
+    return f"slope {fit.slope:.2f} [{fit.low:.2f}, {fit.high:.2f}]"
+
+
+def error_vs_width(series: dict, *, ylabel: str, title: str, floors: dict | None = None, xlabel: str = "width n",
+                   ax=None):
+    """Log-log error against width for several sweeps, each with its fitted power law and interval.
+
+    ``series``: {label: (widths (W,), values (W, S))} -- every seed a faint dot, the mean over
+    seeds a marker, and the fitted line (``experiments.fit_power_law``) with its slope and 95%
+    bootstrap interval in the legend. ``floors``: {label: floor} drawn as dotted horizontal
+    lines in the series' colour (``experiments.fit_floor``). Returns the Axes.
+    """
+    ax = ax or plt.subplots(figsize=(6.4, 4.4), layout="constrained")[1]
+    all_widths = sorted({float(w) for widths, _ in series.values() for w in widths})
+    for label, (widths, values) in series.items():
+        widths, values = np.asarray(widths, float), np.asarray(values, float)
+        fit = experiments.fit_power_law(widths, values)
+        mean = values.mean(axis=1)
+        line = ax.loglog(widths, mean, "o-", lw=1, ms=5, label=f"{label}: {_fit_label(fit)}")[0]
+        for s in range(values.shape[1]):
+            ax.loglog(widths, values[:, s], ".", color=line.get_color(), alpha=0.35, ms=4)
+        ax.loglog(widths, experiments.power_law_line(widths, mean, fit.slope, widths), "--", lw=0.8,
+                  color=line.get_color())
+        if floors and label in floors and floors[label] > 0:
+            ax.axhline(floors[label], ls=":", lw=1.2, color=line.get_color())
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
+    readable_log_axes(ax, all_widths)
+    return ax
+
+
+def spectrum_vs_width(widths, lambda_errors, cond_entk, cond_approx, *, title: str, fig=None):
+    """Two panels against width: the relative error of lambda_max (pNTK ⊗ I vs eNTK), and both
+    condition numbers. Arrays (W, S) (one column per seed); means with min-max bars. Returns the figure."""
+    fig = fig or plt.figure(figsize=(10, 3.8), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    widths = np.asarray(widths, float)
+
+    def band(ax, values, label, marker):
+        values = np.asarray(values, float)
+        mean = values.mean(axis=1)
+        err = np.stack([mean - values.min(axis=1), values.max(axis=1) - mean])
+        ax.errorbar(widths, mean, yerr=err, fmt=marker + "-", ms=5, capsize=3, lw=1, label=label)
+
+    band(ax1, lambda_errors, "|λmax(pNTK) − λmax(Θ)| / λmax(Θ)", "o")
+    ax1.set(xscale="log", yscale="log", xlabel="width n", ylabel="relative error of λmax")
+    band(ax2, cond_entk, "eNTK Θ (NO × NO)", "o")
+    band(ax2, cond_approx, "pNTK ⊗ I (eigenvalues of the N × N pNTK)", "s")
+    ax2.set(xscale="log", yscale="log", xlabel="width n", ylabel="condition number λmax / λmin")
+    for ax in (ax1, ax2):
+        ax.legend(frameon=False, fontsize=8)
+        readable_log_axes(ax, widths)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def agreement_vs_width(widths, agreement, accuracy_entk, accuracy_approx, *, title: str, ax=None):
+    """Kernel-regression argmax agreement (eNTK vs pNTK ⊗ I) and both test accuracies against
+    width; arrays (W, S), mean with min-max bars. Returns the Axes."""
+    ax = ax or plt.subplots(figsize=(6, 4), layout="constrained")[1]
+    widths = np.asarray(widths, float)
+    for values, label, marker in [(agreement, "argmax agreement eNTK vs pNTK", "o"),
+                                  (accuracy_entk, "test accuracy, eNTK", "s"),
+                                  (accuracy_approx, "test accuracy, pNTK ⊗ I", "^")]:
+        values = np.asarray(values, float)
+        mean = values.mean(axis=1)
+        ax.errorbar(widths, mean, yerr=np.stack([mean - values.min(1), values.max(1) - mean]), fmt=marker + "-",
+                    capsize=3, lw=1, ms=5, label=label)
+    ax.set(xscale="log", xlabel="width n", ylabel="fraction of test digits", ylim=(0, 1.02))
+    ax.set_title(title, fontsize=10)
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    readable_log_axes(ax, widths)
+    return ax
+
+
+def approximation_gap(theta, k, *, title: str, gap_scale: float = 0.25, fig=None):
+    """Heat maps, class-major order, of the eNTK Θ and of Θ − k ⊗ I_O (what the approximation misses).
+
+    ``theta`` (N, N, O, O), ``k`` (N, N). Both are divided by max|Θ|, so each panel keeps a
+    fixed colour scale whatever the width or parameterisation (Θ in [−1, 1]; the gap in
+    [−gap_scale, gap_scale], arrows on the colour bar where it is exceeded) and a widget
+    can compare settings by colour. Block labels name the logits. Returns the figure.
+    """
+    theta, k = np.asarray(theta, float), np.asarray(k, float)
+    n, _, o, _ = theta.shape
+    scale = np.abs(theta).max()
+    gap = (theta - k[:, :, None, None] * np.eye(o)) / scale
+    fig = fig or plt.figure(figsize=(10, 4.4), layout="constrained")
+    axes = fig.subplots(1, 2)
+    panels = [(theta / scale, "eNTK Θ / max|Θ|", 1.0), (gap, "(Θ − pNTK ⊗ I_O) / max|Θ|", gap_scale)]
+    for ax, (m, name, vmax) in zip(axes, panels):
+        im = ax.imshow(np.asarray(blocks.to_matrix(m, "class")), cmap="RdBu_r", vmin=-vmax, vmax=vmax,
+                       interpolation="nearest")
+        for r in range(n, n * o, n):
+            ax.axhline(r - 0.5, color="0.6", lw=0.4)
+            ax.axvline(r - 0.5, color="0.6", lw=0.4)
+        ticks = n * np.arange(o) + (n - 1) / 2
+        ax.set_xticks(ticks, [f"{j}" for j in range(o)], fontsize=7)
+        ax.set_yticks(ticks, [f"{j}" for j in range(o)], fontsize=7)
+        ax.set(xlabel="logit k (block column)", ylabel="logit j (block row)")
+        ax.tick_params(length=0)
+        ax.set_title(name, fontsize=10)
+        fig.colorbar(im, ax=ax, shrink=0.85, extend="both" if np.abs(m).max() > vmax else "neither",
+                     label="entry / max|Θ| (fixed scale)")
+    fig.suptitle(title, fontsize=10)
+    return fig

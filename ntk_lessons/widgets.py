@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import blocks, experiments, plots
+from . import approximations, blocks, experiments, kernels, plots
 
 
 def block_structure_figure(x: np.ndarray, width: int, seed: int, *, order: str = "class", vmax: float | None = None,
@@ -69,4 +69,55 @@ def explore_block_structure(x: np.ndarray, *, widths: Sequence[int] = (4, 16, 64
         width=ipywidgets.SelectionSlider(options=widths, value=start, description="width"),
         seed=ipywidgets.IntSlider(value=seed, min=0, max=seeds - 1, description="seed"),
         order=ipywidgets.ToggleButtons(options=["class", "sample"], value=order, description="order"),
+    )
+
+
+# ---------------------------------------------------------------- lesson 03: the sum-of-logits gap
+
+
+def pntk_gap_figure(width: int, seed: int, *, regime: str = "all_wide", parameterization: str = "ntk",
+                    fixed_width: int = 64, n: int = 12, out_dim: int = 10, dtype: str = "float32"):
+    """Heat maps of the eNTK and of Θ − pNTK ⊗ I_O for one network, with its relative errors in the title.
+
+    The network is ``experiments.network_on_digits`` (2 hidden layers; ``regime`` "all_wide"
+    or "last_wide" with the lower layer at ``fixed_width``) on ``n`` digits. Colour scales
+    are fixed relative to max|Θ| (``plots.approximation_gap``). Returns ``(figure, errors)``
+    with errors from ``approximations.block_errors``. Cost: one structured eNTK on n inputs.
+    """
+    fw = fixed_width if regime == "last_wide" else None
+    apply_fn, params, x, _ = experiments.network_on_digits(width=width, seed=seed, regime=regime,
+                                                           parameterization=parameterization, fixed_width=fw,
+                                                           n=n, out_dim=out_dim, dtype=dtype)
+    theta = kernels.entk(apply_fn, params, x)
+    k = kernels.pntk(apply_fn, params, x)
+    errors = approximations.block_errors(theta, k)
+    layers = experiments.hidden_widths(regime, width, 2, fw)
+    fig = plots.approximation_gap(theta, k, title=(
+        f"{parameterization} parameterisation, hidden widths {layers}, seed {seed}, N={n} digits, O={out_dim}, {dtype}: "
+        f"‖Θ − pNTK⊗I‖/‖Θ‖ = {errors['total']:.3f} (diagonal {errors['diagonal']:.3f}, "
+        f"off-diagonal {errors['offdiagonal']:.3f})"))
+    return fig, errors
+
+
+def explore_pntk_gap(*, widths: Sequence[int] = (16, 64, 256, 1024, 4096), width: int = 256, seeds: int = 5,
+                     fixed_width: int = 64, n: int = 12):
+    """Sliders for width and seed, toggles for regime and parameterisation, redrawing :func:`pntk_gap_figure`.
+
+    Starts at ``width``, seed 0, "all_wide", "ntk" -- the setting of the static figure the
+    lesson draws first.
+    """
+    import ipywidgets
+    import matplotlib.pyplot as plt
+
+    def draw(width, seed, regime, parameterization):
+        pntk_gap_figure(width, seed, regime=regime, parameterization=parameterization, fixed_width=fixed_width, n=n)
+        plt.show()
+
+    return ipywidgets.interact(
+        draw,
+        width=ipywidgets.SelectionSlider(options=list(widths), value=width, description="width"),
+        seed=ipywidgets.IntSlider(value=0, min=0, max=seeds - 1, description="seed"),
+        regime=ipywidgets.ToggleButtons(options=["all_wide", "last_wide"], value="all_wide", description="regime"),
+        parameterization=ipywidgets.ToggleButtons(options=["ntk", "standard"], value="ntk",
+                                                  description="param."),
     )

@@ -1,0 +1,66 @@
+"""Lesson 03's figures: fitted slopes and intervals in the legend, floors, fixed colour scales, labelled axes."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from ntk_lessons import experiments, plots, widgets  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def sweep(slope, seeds=4, seed=0):
+    rng = np.random.default_rng(seed)
+    widths = np.array([64, 256, 1024, 4096])
+    return widths, widths[:, None] ** slope * np.exp(rng.normal(0, 0.05, (4, seeds)))
+
+
+def test_error_vs_width_shows_each_fit_with_its_interval_and_floor():
+    series = {"a": sweep(-0.5), "b": sweep(-1.0, seed=1)}
+    ax = plots.error_vs_width(series, ylabel="relative error", title="setup N=50", floors={"a": 0.01})
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    for label, (w, v) in series.items():
+        fit = experiments.fit_power_law(w, v)
+        assert any(t.startswith(f"{label}: slope {fit.slope:.2f} [{fit.low:.2f}, {fit.high:.2f}]") for t in labels)
+    assert ax.get_ylabel() == "relative error" and ax.get_title() == "setup N=50"
+    assert [float(t) for t in ax.get_xticks()] == [64, 256, 1024, 4096]
+    assert any(np.allclose(line.get_ydata(), 0.01) for line in ax.get_lines())  # the floor
+
+
+def test_spectrum_and_agreement_figures_label_every_series():
+    w = [64, 256, 1024]
+    vals = np.abs(np.random.default_rng(0).normal(size=(3, 2))) + 1
+    fig = plots.spectrum_vs_width(w, vals, 100 * vals, 10 * vals, title="setup")
+    assert fig._suptitle.get_text() == "setup"
+    assert all(ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() for ax in fig.axes)
+    ax = plots.agreement_vs_width(w, vals / 3, vals / 3, vals / 3, title="regression")
+    assert len(ax.get_legend().get_texts()) == 3 and ax.get_ylim()[0] == 0
+
+
+def test_approximation_gap_keeps_fixed_colour_scales():
+    rng = np.random.default_rng(0)
+    for scale in (1.0, 1000.0):  # a kernel 1000 times larger: same colour limits
+        a = rng.normal(size=(12, 12))
+        theta = (scale * (a @ a.T)).reshape(4, 3, 4, 3).transpose(0, 2, 1, 3)
+        fig = plots.approximation_gap(theta, theta.sum((2, 3)) / 3, title="t", gap_scale=0.25)
+        clims = [ax.images[0].get_clim() for ax in fig.axes if ax.images]
+        assert clims == [(-1.0, 1.0), (-0.25, 0.25)]
+        bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+        assert len(bars) == 2 and all("fixed scale" in bar.get_ylabel() for bar in bars)
+
+
+def test_pntk_gap_figure_reports_the_errors_it_draws():
+    fig, errors = widgets.pntk_gap_figure(16, 0, n=4, out_dim=3)
+    assert set(errors) == {"total", "diagonal", "offdiagonal"} and 0 < errors["total"] < 1
+    assert f"{errors['total']:.3f}" in fig._suptitle.get_text()
+    fig, errors = widgets.pntk_gap_figure(16, 0, n=4, out_dim=3, regime="last_wide", parameterization="standard",
+                                          fixed_width=8)
+    assert "[8, 16]" in fig._suptitle.get_text() and "standard" in fig._suptitle.get_text()
