@@ -141,6 +141,20 @@ def test_lesson_map_reads_title_goals_and_first_figure(tmp_path):
     assert thumb.size == (100, 25)
 
 
+def test_a_cell_tagged_key_figure_chooses_the_key_figure(tmp_path):
+    lesson_map = _tool("lesson_map")
+    path = tmp_path / "01_first.ipynb"
+    _executed_lesson(path)
+    notebook = json.loads(path.read_text())
+    notebook["cells"].append({"cell_type": "code", "execution_count": 3, "metadata": {"tags": ["key-figure"]},
+                              "source": "main_plot()", "outputs": [{"output_type": "display_data", "metadata": {},
+                                                                   "data": {"image/png": _png(50, 40)}}]})
+    path.write_text(json.dumps(notebook))
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(lesson_map.read_lesson(path).key_figure)).size == (50, 40)
+
+
 def _wide_png():
     return base64.b64decode(_png(400, 100))
 

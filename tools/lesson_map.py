@@ -3,8 +3,9 @@
     python tools/lesson_map.py build/notebooks --figures docs/figures   # the README's small PNGs, LL.png
 
 What a lesson teaches is the markdown list under "By the end of this lesson you will" in its
-first markdown cell; its title is that cell's "# Lesson LL — ..." heading; its key figure is
-the first PNG output of the executed notebook (``make notebooks`` writes them to build/notebooks/).
+first markdown cell; its title is that cell's "# Lesson LL — ..." heading; its key figure is the
+first PNG output of the executed notebook (``make notebooks`` writes them to build/notebooks/), or of
+the first cell tagged ``key-figure`` (cell metadata ``"tags": ["key-figure"]``) where a lesson has one.
 tools/build_site.py builds the HTML course from the same map.
 """
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GOALS_HEADING = "By the end of this lesson you will"
+KEY_FIGURE_TAG = "key-figure"
 THUMBNAIL_WIDTH = 400  # pixels: the README's lesson map
 
 
@@ -31,7 +33,7 @@ class Lesson:
     notebook: Path  # the executed notebook
     title: str  # "The empirical NTK from scratch"
     goals: str  # the markdown list under GOALS_HEADING, verbatim (math included)
-    key_figure: bytes  # PNG: the notebook's first figure
+    key_figure: bytes  # PNG: the first figure of the cell tagged KEY_FIGURE_TAG, else of the notebook
 
     @property
     def html_name(self) -> str:
@@ -66,7 +68,9 @@ def read_lesson(path: Path) -> Lesson:
         goals.append(line)
     if not goals or not re.match(r"\s*(\d+\.|[-*])\s", goals[0]):
         raise ValueError(f"{path.name}: '{GOALS_HEADING}' must be followed by a markdown list")
-    figures = [output["data"]["image/png"] for cell in notebook["cells"] if cell["cell_type"] == "code"
+    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    tagged = [cell for cell in code if KEY_FIGURE_TAG in cell.get("metadata", {}).get("tags", [])]
+    figures = [output["data"]["image/png"] for cell in tagged + code
                for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
     if not figures:
         raise ValueError(f"{path.name} has no figure output: is it an executed notebook (make notebooks)?")
