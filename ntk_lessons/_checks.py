@@ -43,6 +43,24 @@ def one_of(value: Any, name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def float_dtype(value: Any, name: str) -> np.dtype:
+    """``value`` as a floating numpy dtype that jax can hold right now, or a TypeError/ValueError.
+
+    float64 is only available after ``ntk_lessons.config.enable_float64()`` (jax_enable_x64).
+    """
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a floating dtype such as 'float32' or jnp.float64, got {value!r}") from None
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"{name} must be a floating dtype such as 'float32' or jnp.float64, got {dtype}")
+    if jax.dtypes.canonicalize_dtype(dtype) != dtype:
+        raise ValueError(
+            f"{name}={dtype} needs 64-bit mode in jax; call ntk_lessons.config.enable_float64() first"
+        )
+    return dtype
+
+
 def batch(x: Any, name: str, *, min_rank: int = 2) -> jax.Array:
     """A non-empty, finite, floating batch of inputs with the batch axis first.
 

@@ -50,8 +50,7 @@ def run_case(*, width: int, depth: int, d: int, n: int, out_dim: int, dtype: str
     float64 needs ``jax_enable_x64`` (``main`` sets it from ``--dtype``).
     """
     init_fn, apply_fn = models.mlp([width] * depth, out_dim, W_std=1.0, b_std=0.1)
-    _, params = init_fn(jax.random.PRNGKey(seed), (-1, d))
-    params = jax.tree_util.tree_map(lambda a: a.astype(dtype), params)
+    _, params = init_fn(jax.random.PRNGKey(seed), (-1, d), dtype=dtype)
     x = jax.random.normal(jax.random.PRNGKey(seed + 1), (n, d), dtype=dtype)
     say = print if verbose else (lambda *a, **k: None)
 

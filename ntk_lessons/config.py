@@ -1,13 +1,22 @@
-"""Quick mode: one environment variable that shrinks every notebook for CI.
+"""Course-wide switches: quick mode and float64.
 
-``NTK_LESSONS_QUICK=1`` (or ``true``/``yes``) selects smaller widths and fewer seeds.
-Every claim a notebook asserts must hold in both modes.
+Quick mode: ``NTK_LESSONS_QUICK=1`` (or ``true``/``yes``) selects smaller widths and fewer
+seeds. Every claim a notebook asserts must hold in both modes.
+
+float64: call :func:`enable_float64` once, at the top of a notebook or script, before
+creating any array. It is the one documented way to switch it on (it sets jax's
+``jax_enable_x64``). Afterwards float64 inputs give float64 kernels; float32 stays the
+default dtype of ``models.mlp`` params only if you pass ``dtype=jnp.float32`` -- with x64
+on, jax's default float dtype is float64. The kernels compute in the inputs' dtype
+(params of another floating dtype are cast to it), so choose the inputs' dtype explicitly.
 """
 
 from __future__ import annotations
 
 import os
 from typing import TypeVar
+
+import jax
 
 QUICK_ENV_VAR = "NTK_LESSONS_QUICK"
 
@@ -22,3 +31,18 @@ def quick_mode() -> bool:
 def pick(full: T, quick: T) -> T:
     """Return ``quick`` in quick mode and ``full`` otherwise (e.g. a list of widths)."""
     return quick if quick_mode() else full
+
+
+def enable_float64() -> None:
+    """Switch jax to 64-bit mode (``jax.config.update("jax_enable_x64", True)``) for this process.
+
+    Needed for float64 arrays anywhere in jax. Call it before creating arrays: arrays made
+    before keep their dtype. Idempotent; there is no matching "disable" on purpose (mixing
+    modes inside one session is a source of silent float32 results).
+    """
+    jax.config.update("jax_enable_x64", True)
+
+
+def float64_enabled() -> bool:
+    """True when jax is in 64-bit mode (see :func:`enable_float64`)."""
+    return bool(jax.config.jax_enable_x64)

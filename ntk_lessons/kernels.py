@@ -21,7 +21,13 @@ Methods for ``entk``:
   "auto"        "structured" when ``apply_fn`` comes from ``models.mlp``, else "jacobian".
 
 All inputs are validated (see ``_checks``) and a memory guard (see ``memory``) refuses
-computations above the budget before anything is allocated.
+computations above the budget before anything is allocated. A kernel whose one-shot
+computation would not fit is computed in blocks of rows of x1 (``batch_size=``, chosen
+automatically when needed; see :func:`plan_batch_size`).
+
+Precision: the inputs decide it. Params whose floating dtype differs from x1's are cast
+(a copy; the caller's params are untouched) to x1's dtype, so float32 inputs give a float32
+kernel and float64 inputs (after ``config.enable_float64()``) a float64 kernel.
 """
 
 from __future__ import annotations
@@ -46,7 +52,8 @@ class KernelInputs(NamedTuple):
 
     ``x1`` (N1, ...); ``x2`` (N2, ...) or None when the caller passed x2 = x1 (one backward
     pass then serves both sides); ``out_dim`` O; ``spec`` the ``models.MLPSpec`` of an mlp
-    or None for any other model; ``n_params`` P.
+    or None for any other model; ``n_params`` P; ``params`` the validated params in x1's
+    dtype (the caller's object itself when it already had that dtype, else a cast copy).
     """
 
     x1: jax.Array
@@ -54,10 +61,23 @@ class KernelInputs(NamedTuple):
     out_dim: int
     spec: models.MLPSpec | None
     n_params: int
+    params: Any
 
     @property
     def n2(self) -> int:
         return self.x1.shape[0] if self.x2 is None else self.x2.shape[0]
+
+
+def params_in_dtype(params: Any, dtype: Any) -> Any:
+    """``params`` with every array leaf in ``dtype``: the same object if all already are, else a cast copy.
+
+    The caller's arrays are never modified (``astype`` copies). Cost O(P) when a cast is needed.
+    """
+    dtype = jnp.dtype(dtype)
+    leaves = jax.tree_util.tree_leaves(params)
+    if all(leaf.dtype == dtype for leaf in leaves):
+        return params
+    return jax.tree_util.tree_map(lambda leaf: leaf if leaf.dtype == dtype else jnp.asarray(leaf).astype(dtype), params)
 
 
 def prepare(apply_fn: Callable, params: Any, x1: Any, x2: Any = None) -> KernelInputs:
@@ -65,8 +85,10 @@ def prepare(apply_fn: Callable, params: Any, x1: Any, x2: Any = None) -> KernelI
 
     Checks that ``apply_fn`` is callable, ``params`` is a finite floating pytree (for an
     mlp: the layout its init_fn makes), ``x1``/``x2`` are finite floating non-empty batches
-    of the same per-example shape and dtype as the params, and the model maps them to
-    (N, O) logits. Raises TypeError/ValueError naming the argument; nothing is modified.
+    of the same per-example shape and dtype, and the model maps them to (N, O) logits.
+    Params of another floating dtype than x1 are cast to x1's dtype (a copy, in
+    ``KernelInputs.params``): the inputs decide the precision of the computation.
+    Raises TypeError/ValueError naming the argument; nothing is modified.
     Cost: one pass over params and inputs (finiteness), no FLOPs of the model.
     """
     if not callable(apply_fn):
@@ -75,6 +97,7 @@ def prepare(apply_fn: Callable, params: Any, x1: Any, x2: Any = None) -> KernelI
     same = x2 is None or x2 is x1  # the caller's objects: the same batch twice needs one pass
     x1 = _checks.batch(x1, "x1")
     x2 = None if same else _checks.second_batch(x2, x1, "x2")
+    params = params_in_dtype(params, x1.dtype)
     spec = models.spec_of(apply_fn)
     if spec is not None:  # an mlp: its shapes are known without tracing the model
         layers = models.check_params(spec, params)
@@ -85,13 +108,7 @@ def prepare(apply_fn: Callable, params: Any, x1: Any, x2: Any = None) -> KernelI
         out_dim = spec.out_dim
     else:
         out_dim = _checks.output_shape(apply_fn, params, x1, "x1")[1]
-    leaf_dtypes = {leaf.dtype for leaf in jax.tree_util.tree_leaves(params)}
-    if leaf_dtypes != {x1.dtype}:
-        raise TypeError(
-            f"params have dtype(s) {sorted(map(str, leaf_dtypes))} but x1 has {x1.dtype}; "
-            "cast one to match (mixing silently promotes and hides precision loss)"
-        )
-    return KernelInputs(x1, x2, out_dim, spec, models.parameter_count(params))
+    return KernelInputs(x1, x2, out_dim, spec, models.parameter_count(params), params)
 
 
 def resolve_method(method: str, spec: models.MLPSpec | None, choices: tuple[str, ...] = METHODS) -> str:
@@ -110,28 +127,93 @@ def resolve_method(method: str, spec: models.MLPSpec | None, choices: tuple[str,
     return method
 
 
-def guard_memory(
-    inputs: KernelInputs, method: str, *, what: str, out_dim: int | None = None, memory_budget: int | None = None
-) -> None:
-    """Estimate the bytes ``method`` needs on ``inputs`` and refuse (ValueError) above the budget.
+def estimate_memory(
+    inputs: KernelInputs, method: str, *, out_dim: int | None = None, batch_size: int | None = None
+) -> int:
+    """Bytes ``method`` needs on ``inputs`` (see ``memory.estimate_bytes``), one shot or in blocks.
 
-    ``method``: "jacobian", "ntk_vp", "structured" or "pntk" (see ``memory.estimate_bytes``);
-    ``out_dim``: the number of outputs the method differentiates (default: the model's O;
-    1 for a kernel of one projected output). The one call every kernel function makes
-    before allocating anything. Cost O(depth).
+    ``method``: "jacobian", "ntk_vp", "structured" or "pntk"; ``out_dim``: the number of
+    outputs the method differentiates (default: the model's O; 1 for a kernel of one
+    projected output). ``batch_size`` B < N1: blocks of B rows of x1 against all of x2
+    (x2 = x1 when it is None), i.e. one block's needs plus the assembled (N1, N2, O, O)
+    output. Cost O(depth).
     """
+    o = inputs.out_dim if out_dim is None else out_dim
+    n1, n2 = inputs.x1.shape[0], inputs.n2
+    blocked = batch_size is not None and batch_size < n1
+    itemsize = inputs.x1.dtype.itemsize
     needed = memory.estimate_bytes(
         method,
-        n1=inputs.x1.shape[0],
-        n2=inputs.n2,
-        out_dim=inputs.out_dim if out_dim is None else out_dim,
+        n1=batch_size if blocked else n1,
+        n2=n2,
+        out_dim=o,
         n_params=inputs.n_params,
-        itemsize=inputs.x1.dtype.itemsize,
-        same_inputs=inputs.x2 is None,
+        itemsize=itemsize,
+        same_inputs=inputs.x2 is None and not blocked,
         widths=inputs.spec.hidden_widths if inputs.spec is not None else (),
         vp_batch=VP_BATCH,
     )
+    return needed + (n1 * n2 * o * o * itemsize if blocked else 0)
+
+
+def guard_memory(
+    inputs: KernelInputs,
+    method: str,
+    *,
+    what: str,
+    out_dim: int | None = None,
+    memory_budget: int | None = None,
+    batch_size: int | None = None,
+) -> None:
+    """Estimate the bytes ``method`` needs on ``inputs`` and refuse (ValueError) above the budget.
+
+    Arguments as in :func:`estimate_memory`. The one call every kernel function makes
+    before allocating anything. Cost O(depth).
+    """
+    needed = estimate_memory(inputs, method, out_dim=out_dim, batch_size=batch_size)
     memory.guard(needed, what=what, memory_budget=memory_budget)
+
+
+def plan_batch_size(
+    inputs: KernelInputs,
+    method: str,
+    *,
+    what: str,
+    out_dim: int | None = None,
+    memory_budget: int | None = None,
+    batch_size: int | None = None,
+) -> int | None:
+    """Rows of x1 per block for a kernel computation, or None for one shot; guards memory.
+
+    ``batch_size``: None (default) computes in one shot when the estimate fits the budget;
+    when it does not but blocks would, it picks the largest block B under the budget and
+    then evens the blocks out (the same number of blocks, ceil(N1 / B) of them, with
+    ceil(N1 / blocks) rows each). An int >= 1 is used as given (values >= N1 mean one shot).
+    Raises TypeError/ValueError for a batch_size that is not a positive int, and the
+    memory guard's ValueError when even the chosen blocks do not fit. Cost O(depth log N1).
+    """
+    n1 = inputs.x1.shape[0]
+    if batch_size is not None:
+        batch_size = _checks.positive_int(batch_size, "batch_size")
+        batch_size = None if batch_size >= n1 else batch_size
+    elif n1 > 1:
+        budget = memory.budget_bytes(memory_budget)
+        if estimate_memory(inputs, method, out_dim=out_dim) > budget:
+            single_row = estimate_memory(inputs, method, out_dim=out_dim, batch_size=1)
+            if single_row > budget:
+                what += f" (in blocks of one row of x1 it would still need {single_row / memory.GIB:.2f} GiB)"
+            else:  # the estimate grows with B: bisect for the largest block that fits
+                low, high = 1, n1 - 1
+                while low < high:
+                    mid = (low + high + 1) // 2
+                    if estimate_memory(inputs, method, out_dim=out_dim, batch_size=mid) <= budget:
+                        low = mid
+                    else:
+                        high = mid - 1
+                blocks = -(-n1 // low)
+                batch_size = -(-n1 // blocks)
+    guard_memory(inputs, method, what=what, out_dim=out_dim, memory_budget=memory_budget, batch_size=batch_size)
+    return batch_size
 
 
 def program(apply_fn: Callable, params: Any, inputs: KernelInputs, method: str, *, kernel: str = "entk"):
@@ -141,23 +223,59 @@ def program(apply_fn: Callable, params: Any, inputs: KernelInputs, method: str, 
     ``benchmark``, which time or inspect the compiled program (``jitted_fn.lower(*args)``).
     ``kernel``: "entk" ((N1, N2, O, O); methods "jacobian", "ntk_vp", "structured") or
     "pntk" ((N1, N2); methods "jacobian", "structured"). ``method`` must be resolved
-    (not "auto"). No validation or memory guard: call :func:`prepare` and
-    :func:`guard_memory` first.
+    (not "auto"). ``params`` are cast to the inputs' dtype like :func:`prepare` does. No
+    validation or memory guard: call :func:`prepare` and :func:`guard_memory` first.
     """
     x1, x2, spec = inputs.x1, inputs.x2, inputs.spec
+    params = params_in_dtype(params, x1.dtype)
     if kernel == "entk":
         if method == "structured":
-            return structured.entk, (spec, params, x1, x2)
+            return structured.entk_unchecked, (spec, params, x1, x2)
         if method == "jacobian":
             return _entk_jacobian, (apply_fn, params, x1, x2, False)
         if method == "ntk_vp":
             return _entk_ntk_vp, (apply_fn, params, x1, x1 if x2 is None else x2)
     elif kernel == "pntk":
         if method == "structured":
-            return _pntk_structured, (spec, params, x1, x2)
+            return structured.pntk_unchecked, (spec, params, x1, x2)
         if method == "jacobian":
             return _pntk_jacobian, (apply_fn, params, x1, x2)
     raise ValueError(f"no {kernel!r} program for method {method!r}")
+
+
+def run_program(apply_fn: Callable, inputs: KernelInputs, method: str, *, kernel: str = "entk",
+                batch_size: int | None = None) -> jax.Array:
+    """Run :func:`program` on ``inputs``, in one shot or in blocks of ``batch_size`` rows of x1.
+
+    Blocks: rows ``x1[s:s+B]`` against all of x2 (all of x1 when x2 is None), written in
+    place into the (N1, N2, ...) result; every block has B rows (the last one ends at N1
+    and recomputes a few rows of its predecessor), so the program compiles once. Memory:
+    the result + one block's intermediates; time: the one-shot cost plus one backward
+    pass over x2 per block. No validation: use :func:`prepare` and :func:`plan_batch_size`.
+    """
+    if batch_size is None or batch_size >= inputs.x1.shape[0]:
+        fn, args = program(apply_fn, inputs.params, inputs, method, kernel=kernel)
+        return fn(*args)
+    x1 = inputs.x1
+    x2 = x1 if inputs.x2 is None else inputs.x2
+    n1 = x1.shape[0]
+    starts = [min(start, n1 - batch_size) for start in range(0, n1, batch_size)]
+    result = None
+    for start in starts:
+        block_inputs = inputs._replace(x1=lax.slice_in_dim(x1, start, start + batch_size), x2=x2)
+        fn, args = program(apply_fn, inputs.params, block_inputs, method, kernel=kernel)
+        block = fn(*args)
+        if result is None:
+            result = jnp.zeros((n1, *block.shape[1:]), block.dtype)
+        result = _write_rows(result, block, start)
+        del block
+    return result
+
+
+@functools.partial(jax.jit, donate_argnums=0)
+def _write_rows(result: jax.Array, block: jax.Array, start) -> jax.Array:
+    """``result[start:start + len(block)] = block``, in place (``result`` is donated)."""
+    return lax.dynamic_update_slice_in_dim(result, block, start, axis=0)
 
 
 def entk(
@@ -168,28 +286,32 @@ def entk(
     *,
     method: str = "auto",
     memory_budget: int | None = None,
+    batch_size: int | None = None,
 ) -> jax.Array:
     """Full empirical NTK, shape (N1, N2, O, O).
 
     Args:
       apply_fn: ``apply_fn(params, x) -> (N, O)`` (any stax-style model).
-      params: its parameter pytree.
+      params: its parameter pytree (cast to x1's dtype if it has another floating dtype).
       x1: inputs (N1, ...), floating, finite, non-empty.
       x2: inputs (N2, ...) with the same per-example shape, or None for x2 = x1.
       method: "auto" (default), "jacobian", "ntk_vp" or "structured" (module docstring).
       memory_budget: bytes this call may use; default ``memory.default_budget_bytes()``.
+      batch_size: rows of x1 per block (an int >= 1), or None: one shot if it fits the
+        budget, else the largest block that fits (blocks then evened out; see
+        :func:`plan_batch_size`). Blocks give the same kernel to rounding.
 
     Returns:
       ``theta`` with ``theta[n, m, j, k] = d f_j(x1[n]) . d f_k(x2[m])`` in x1's dtype.
 
-    Cost: see the module docstring; "structured" is O(N^2 O^2 sum_l n_l) for an mlp.
+    Cost: see the module docstring; "structured" is O(N^2 O^2 sum_l n_l) for an mlp. In
+    blocks, the backward pass over x2 is repeated once per block.
     """
     inputs = prepare(apply_fn, params, x1, x2)
     method = resolve_method(method, inputs.spec)
-    guard_memory(inputs, method, memory_budget=memory_budget,
-                 what=f"entk(method={method!r}) on {inputs.x1.shape[0]} x {inputs.n2} inputs with O={inputs.out_dim}")
-    fn, args = program(apply_fn, params, inputs, method)
-    return fn(*args)
+    what = f"entk(method={method!r}) on {inputs.x1.shape[0]} x {inputs.n2} inputs with O={inputs.out_dim}"
+    rows = plan_batch_size(inputs, method, what=what, memory_budget=memory_budget, batch_size=batch_size)
+    return run_program(apply_fn, inputs, method, batch_size=rows)
 
 
 def pntk(
@@ -200,23 +322,24 @@ def pntk(
     *,
     method: str = "auto",
     memory_budget: int | None = None,
+    batch_size: int | None = None,
 ) -> jax.Array:
     """Sum-of-logits kernel (Mohamadi, Bae & Sutherland 2023), shape (N1, N2).
 
     ``pntk[n, m] = <grad_theta sum_j f_j(x1[n]) / sqrt(O), grad_theta sum_k f_k(x2[m]) / sqrt(O)>``
     ``= entk[n, m].sum() / O``: the eNTK approximated as ``pntk ⊗ I_O``.
 
-    Args as in :func:`entk`; ``method`` is "auto", "jacobian" (per-input gradients of the
-    summed logit: one backward pass per input, memory O((N1 + N2) P), time
-    O(N1 N2 P)) or "structured" (mlp only: one backward pass per input, then
-    O(N1 N2 sum_l n_l) for the Grams; memory O(N1 N2 + N sum_l n_l)).
+    Args as in :func:`entk` (``batch_size`` included); ``method`` is "auto", "jacobian"
+    (per-input gradients of the summed logit: one backward pass per input, memory
+    O((N1 + N2) P), time O(N1 N2 P)) or "structured" (mlp only: one backward pass per
+    input, then O(N1 N2 sum_l n_l) for the Grams; memory O(N1 N2 + N sum_l n_l)).
     """
     inputs = prepare(apply_fn, params, x1, x2)
     method = resolve_method(method, inputs.spec, ("auto", "jacobian", "structured"))
-    guard_memory(inputs, "structured" if method == "structured" else "pntk", out_dim=1, memory_budget=memory_budget,
-                 what=f"pntk on {inputs.x1.shape[0]} x {inputs.n2} inputs")
-    fn, args = program(apply_fn, params, inputs, method, kernel="pntk")
-    return fn(*args)
+    rows = plan_batch_size(inputs, "structured" if method == "structured" else "pntk", out_dim=1,
+                           memory_budget=memory_budget, batch_size=batch_size,
+                           what=f"pntk on {inputs.x1.shape[0]} x {inputs.n2} inputs")
+    return run_program(apply_fn, inputs, method, kernel="pntk", batch_size=rows)
 
 
 def flat_jacobian(apply_fn: Callable, params: Any, x: Any) -> jax.Array:
@@ -226,14 +349,8 @@ def flat_jacobian(apply_fn: Callable, params: Any, x: Any) -> jax.Array:
     """
     inputs = prepare(apply_fn, params, x, None)
     guard_memory(inputs, "jacobian", what="flat_jacobian")
-    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    flat, unravel = jax.flatten_util.ravel_pytree(inputs.params)
     return jax.jacrev(lambda v: apply_fn(unravel(v), inputs.x1))(flat)
-
-
-@functools.partial(jax.jit, static_argnums=(0,))
-def _pntk_structured(spec, params, x1, x2):
-    readout, body = structured.readout_and_body(spec, params, x1, x2, sum_logits=True)
-    return body + readout
 
 
 @functools.partial(jax.jit, static_argnums=(0,))

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 
+from .structured import row_chunks
+
 BUDGET_ENV_VAR = "NTK_LESSONS_MEMORY_BUDGET_GB"
 GIB = 1024**3
 
@@ -55,10 +57,12 @@ def estimate_bytes(
 
     ``method``: "jacobian" (output + Jacobians, (n1 + n2) O P entries, or n1 O P when
     x2 is x1), "ntk_vp" (output + ``vp_batch`` gradient vectors and their tangents of
-    P entries each, and the jvp's activations over x1), "structured" (output + backpropagated deltas (n1 + n2) O n_l per
-    layer + one output-sized Hadamard temporary per layer), "pntk" (output n1 n2 +
-    per-input gradients (n1 + n2) P). ``widths`` are the MLP's hidden widths (structured).
-    Estimates are upper-bound style (they ignore buffer reuse) and cost O(len(widths)).
+    P entries each, and the jvp's activations over x1), "structured" (output + the
+    per-layer products of one row block of x1 (see ``structured.row_chunks``) + the
+    backpropagated deltas (n1 + n2) O n_l per layer, twice + activations + input Grams),
+    "pntk" (output n1 n2 + per-input gradients (n1 + n2) P). ``widths`` are the MLP's
+    hidden widths (structured). Estimates are upper-bound style (they ignore buffer reuse)
+    and cost O(len(widths)).
     """
     out = n1 * n2 * out_dim * out_dim
     n_rows = n1 if same_inputs else n1 + n2
@@ -67,9 +71,11 @@ def estimate_bytes(
     elif method == "ntk_vp":
         entries = out + 3 * vp_batch * n_params + 2 * vp_batch * n1 * (out_dim + sum(widths))
     elif method == "structured":
+        rows_per_block = -(-n1 // row_chunks(n1, len(widths)))
+        block_products = (len(widths) + 2) * rows_per_block * n2 * out_dim * out_dim
         acts = sum(n_rows * w for w in widths) * 3
-        deltas = sum(n_rows * out_dim * w for w in widths)
-        entries = 3 * out + acts + deltas + n1 * n2
+        deltas = 2 * sum(n_rows * out_dim * w for w in widths)
+        entries = out + block_products + acts + deltas + (len(widths) + 1) * n1 * n2
     elif method == "pntk":
         entries = n1 * n2 + n_rows * n_params
     else:
@@ -77,17 +83,22 @@ def estimate_bytes(
     return int(entries) * int(itemsize) + int(n_params) * int(itemsize)
 
 
-def guard(needed: int, *, what: str, memory_budget: int | None = None) -> None:
-    """Raise ValueError if ``needed`` bytes exceed the budget; does nothing otherwise."""
+def budget_bytes(memory_budget: int | float | None = None) -> int | float:
+    """``memory_budget`` checked (a positive number of bytes), or the default budget when None."""
     if memory_budget is not None and (
         isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float)) or not memory_budget > 0
     ):
         raise ValueError(f"memory_budget must be a positive number of bytes (or None), got {memory_budget!r}")
-    budget = default_budget_bytes() if memory_budget is None else memory_budget
+    return default_budget_bytes() if memory_budget is None else memory_budget
+
+
+def guard(needed: int, *, what: str, memory_budget: int | None = None) -> None:
+    """Raise ValueError if ``needed`` bytes exceed the budget; does nothing otherwise."""
+    budget = budget_bytes(memory_budget)
     if needed > budget:
         raise ValueError(
             f"{what} needs about {needed / GIB:.2f} GiB, over the memory budget of "
             f"{budget / GIB:.2f} GiB. Use kernels.pntk (O^2 times smaller), compute the kernel "
-            f"in batches of inputs, use method='structured' for an mlp, or raise the budget "
-            f"with memory_budget=... or ${BUDGET_ENV_VAR}."
+            f"in blocks of rows of x1 with batch_size=... (kernels.entk/pntk), use method='structured' "
+            f"for an mlp, or raise the budget with memory_budget=... or ${BUDGET_ENV_VAR}."
         )

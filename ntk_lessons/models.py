@@ -71,7 +71,12 @@ class MLPInit:
 
     spec: MLPSpec
 
-    def __call__(self, key: jax.Array, input_shape: tuple[int, ...]) -> tuple[tuple[int, ...], Params]:
+    def __call__(
+        self, key: jax.Array, input_shape: tuple[int, ...], *, dtype: Any = None
+    ) -> tuple[tuple[int, ...], Params]:
+        """Draw the params for inputs of shape (N, d); ``dtype`` (e.g. ``jnp.float64``) is the
+        params' floating dtype, default jax's default float dtype (then the draws are bit-for-bit
+        stax's for the same key; other dtypes are drawn directly in that dtype). Cost O(P)."""
         if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 2:
             raise ValueError(f"input_shape must be (N, d) (N may be -1), got {input_shape!r}")
         d = _checks.positive_int(input_shape[-1], "input_shape[-1]")
@@ -79,6 +84,7 @@ class MLPInit:
             jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) or (key.shape == (2,) and key.dtype == jnp.uint32)
         ):
             raise TypeError(f"key must be a JAX PRNG key such as jax.random.PRNGKey(0), got {key!r}")
+        draw_dtype = () if dtype is None else (_checks.float_dtype(dtype, "dtype"),)
         params: Params = []
         n_in = d
         widths = (*self.spec.hidden_widths, self.spec.out_dim)
@@ -86,8 +92,8 @@ class MLPInit:
             # stax.serial: one split per layer, activation layers included.
             key, layer_key = jax.random.split(key)
             k_w, k_b = jax.random.split(layer_key)
-            W = jax.random.normal(k_w, (n_in, n_out))
-            b = None if self.spec.b_std is None else jax.random.normal(k_b, (1, n_out))
+            W = jax.random.normal(k_w, (n_in, n_out), *draw_dtype)
+            b = None if self.spec.b_std is None else jax.random.normal(k_b, (1, n_out), *draw_dtype)
             if self.spec.parameterization == "standard":  # the scale moves into the draw, as stax writes it
                 W = W * (self.spec.W_std / (n_in / 1) ** 0.5)
                 b = None if b is None else b * self.spec.b_std
@@ -131,7 +137,8 @@ def mlp(
         in the initial draw, as in PyTorch/Flax); see the module docstring.
 
     Returns:
-      ``(init_fn, apply_fn)``. ``init_fn(key, (N, d))`` returns ``((N, O), params)``;
+      ``(init_fn, apply_fn)``. ``init_fn(key, (N, d), dtype=None)`` returns ``((N, O), params)``
+      with params in ``dtype`` (default: jax's default float dtype, exactly stax's draws);
       ``apply_fn(params, x)`` maps x (N, d) to logits (N, O) at cost O(N P), where
       P = sum_l (n_{l-1} + 1) n_l is the parameter count. Both carry ``.spec``.
     """

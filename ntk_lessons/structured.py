@@ -27,6 +27,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from .models import MLPSpec, activation_derivative, check_params, forward
 
@@ -78,11 +79,64 @@ def input_gram(spec: MLPSpec, a1: jax.Array, a2: jax.Array) -> jax.Array:
 def _backprop_gram(d1: jax.Array, d2: jax.Array) -> jax.Array:
     """(N1, O, n), (N2, O, n) -> (N1, O, N2, O), sample-major. Cost O(N1 N2 O^2 n).
 
-    Sample-major because that is a plain matrix product of the (N O, n) reshapes; the
-    caller transposes once at the end. With O = 1 (the summed logit) it is (N1, 1, N2, 1).
+    Sample-major because that is a plain matrix product of the (N O, n) reshapes; callers
+    transpose it to (N1, N2, O, O) (inside a fused sum, so without an extra copy).
     """
     n1, o, n = d1.shape
     return (d1.reshape(n1 * o, n) @ d2.reshape(-1, n).T).reshape(n1, o, d2.shape[0], o)
+
+
+def row_chunks(n1: int, n_hidden: int) -> int:
+    """How many row blocks of x1 the compiled kernel sum loops over: ``min(N1, 2 L)``.
+
+    Computing all L per-layer products of an (N1, N2, O, O) kernel at once keeps L
+    output-sized temporaries alive (XLA fuses the sum); looping over 2L blocks of rows
+    keeps about half an output's worth, which is what holds the structured eNTK's peak
+    memory below 3x (output + params). 1 (no loop) without hidden layers.
+    """
+    return max(1, min(n1, 2 * n_hidden))
+
+
+def _kernel_sum(grams: list, del1: list, del2: list, o: int, include_readout: bool) -> jax.Array:
+    """sum_l (G_l ⊗ 1_{OxO}) ∘ (delta_l delta_l^T) [+ readout G ⊗ I_O], assembled in (N1, N2, O, O).
+
+    ``grams``: the L + 1 input Grams (N1, N2), readout last; ``del1``/``del2``: the L
+    hidden layers' deltas (N, o, n_l). The sum is computed :func:`row_chunks` rows of x1 at
+    a time inside one compiled loop that writes each block of rows into the output in
+    place, so only one block's per-layer products are alive at once. Rows of a last,
+    shorter block are recomputed from a block that ends at N1 (same values). Cost
+    O(N1 N2 o^2 sum_l n_l); memory output + O(N1 N2 o^2 / 2 + (N1 + N2) o sum_l n_l).
+    """
+    n1, n2 = grams[-1].shape
+    dtype = grams[-1].dtype
+    eye = jnp.eye(o, dtype=dtype)
+
+    def rows(start, size):
+        take = functools.partial(lax.dynamic_slice_in_dim, start_index=start, slice_size=size, axis=0)
+        readout = take(grams[-1])[:, :, None, None]
+        acc = readout * eye if include_readout else jnp.zeros((size, n2, o, o), dtype)
+        for gram, d1, d2 in zip(grams, del1, del2):
+            acc = acc + take(gram)[:, :, None, None] * _backprop_gram(take(d1), d2).transpose(0, 2, 1, 3)
+        return acc
+
+    chunks = row_chunks(n1, len(del1))
+    if chunks == 1:
+        return rows(0, n1)
+    size = -(-n1 // chunks)
+    chunks = -(-n1 // size)
+
+    def block(i, out):
+        start = jnp.minimum(i * size, n1 - size)
+        return lax.dynamic_update_slice_in_dim(out, rows(start, size), start, axis=0)
+
+    return lax.fori_loop(0, chunks, block, jnp.zeros((n1, n2, o, o), dtype))
+
+
+def _grams_and_deltas(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array | None, sum_logits: bool):
+    """Input Grams (N1, N2) of every dense layer and both batches' deltas (x2 None: x1's reused)."""
+    in1, del1 = backprop_deltas(spec, params, x1, sum_logits)
+    in2, del2 = (in1, del1) if x2 is None else backprop_deltas(spec, params, x2, sum_logits)
+    return [input_gram(spec, a1, a2) for a1, a2 in zip(in1, in2)], del1, del2
 
 
 @functools.partial(jax.jit, static_argnames=("spec", "sum_logits"))
@@ -94,29 +148,35 @@ def readout_and_body(
     Body term: (N1, N2, O, O), or (N1, N2) when ``sum_logits`` (the pNTK's body). The
     eNTK is ``body + readout[..., None, None] * I_O``; the pNTK is ``body + readout``.
     Cost as in the module docstring (halved backprop when x2 is None); jit-compiled per
-    (spec, shapes).
+    (spec, shapes). No input validation (``readout.decompose`` validates, then calls this).
     """
-    in1, del1 = backprop_deltas(spec, params, x1, sum_logits)
-    in2, del2 = (in1, del1) if x2 is None else backprop_deltas(spec, params, x2, sum_logits)
-    x2 = x1 if x2 is None else x2
-    readout = input_gram(spec, in1[-1], in2[-1])
-    o = 1 if sum_logits else spec.out_dim
-    body = jnp.zeros((x1.shape[0], o, x2.shape[0], o), dtype=readout.dtype)
-    for l, (d1, d2) in enumerate(zip(del1, del2)):
-        body = body + input_gram(spec, in1[l], in2[l])[:, None, :, None] * _backprop_gram(d1, d2)
-    return readout, (body[:, 0, :, 0] if sum_logits else body.transpose(0, 2, 1, 3))
+    grams, del1, del2 = _grams_and_deltas(spec, params, x1, x2, sum_logits)
+    body = _kernel_sum(grams, del1, del2, 1 if sum_logits else spec.out_dim, include_readout=False)
+    return grams[-1], (body[:, :, 0, 0] if sum_logits else body)
 
 
 @functools.partial(jax.jit, static_argnames=("spec",))
-def entk(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array | None = None) -> jax.Array:
+def entk_unchecked(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array | None = None) -> jax.Array:
     """The full eNTK (N1, N2, O, O) of an mlp: body + readout ⊗ I_O, in one compiled computation.
 
-    ``x2=None`` means x2 = x1 (the backward pass then runs once).
-    No input validation (``kernels.entk(..., method="structured")`` validates, then calls this).
-    Cost: see the module docstring.
+    ``x2=None`` means x2 = x1 (the backward pass then runs once). *Unchecked*: no input
+    validation and no memory guard -- ``kernels.entk(..., method="structured")`` validates,
+    guards, then calls this. Cost: see the module docstring; peak memory about
+    output + half an output + the deltas (see :func:`row_chunks`).
     """
-    readout, body = readout_and_body(spec, params, x1, x2)
-    return body + readout[:, :, None, None] * jnp.eye(spec.out_dim, dtype=body.dtype)
+    grams, del1, del2 = _grams_and_deltas(spec, params, x1, x2, False)
+    return _kernel_sum(grams, del1, del2, spec.out_dim, include_readout=True)
+
+
+@functools.partial(jax.jit, static_argnames=("spec",))
+def pntk_unchecked(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array | None = None) -> jax.Array:
+    """The sum-of-logits kernel (N1, N2) of an mlp: one backward pass of sum_j f_j / sqrt(O) per input.
+
+    *Unchecked* like :func:`entk_unchecked` (``kernels.pntk(..., method="structured")``
+    validates). Cost O((N1 + N2) P + N1 N2 sum_l n_l), memory O(N1 N2 + (N1 + N2) sum_l n_l).
+    """
+    grams, del1, del2 = _grams_and_deltas(spec, params, x1, x2, True)
+    return _kernel_sum(grams, del1, del2, 1, include_readout=True)[:, :, 0, 0]
 
 
 @functools.partial(jax.jit, static_argnames=("spec",))

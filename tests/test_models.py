@@ -88,3 +88,39 @@ def test_init_rejects_a_non_key():
     with pytest.raises(TypeError, match="key must be a JAX PRNG key"):
         init_fn(0, (-1, 3))
     init_fn(jax.random.key(0), (-1, 3))  # new-style typed keys work too
+
+
+def test_init_dtype():
+    init_fn, apply_fn = models.mlp([5, 4], 3, b_std=0.1)
+    key = jax.random.PRNGKey(7)
+    _, default = init_fn(key, (-1, 3))
+    _, explicit_none = init_fn(key, (-1, 3), dtype=None)
+    for a, b in zip(jax.tree_util.tree_leaves(default), jax.tree_util.tree_leaves(explicit_none)):
+        assert a.dtype == jnp.zeros(()).dtype == jnp.dtype(jnp.float64)  # jax's default float (x64 on in tests)
+        np.testing.assert_array_equal(a, b)
+    _, p32 = init_fn(key, (-1, 3), dtype=jnp.float32)
+    assert {a.dtype for a in jax.tree_util.tree_leaves(p32)} == {jnp.dtype(jnp.float32)}
+    assert apply_fn(p32, jnp.ones((2, 3), jnp.float32)).dtype == jnp.float32
+    _, p32_by_name = init_fn(key, (-1, 3), dtype="float32")
+    for a, b in zip(jax.tree_util.tree_leaves(p32), jax.tree_util.tree_leaves(p32_by_name)):
+        np.testing.assert_array_equal(a, b)
+    _, standard = models.mlp([5], 2, parameterization="standard")[0](key, (-1, 3), dtype=jnp.float32)
+    assert standard[0][0].dtype == jnp.float32
+
+
+@pytest.mark.parametrize("dtype, err", [("int32", TypeError), (jnp.uint8, TypeError), ("floaty", TypeError),
+                                         (3.5, TypeError)])
+def test_init_rejects_a_non_floating_dtype(dtype, err):
+    init_fn, _ = models.mlp([4], 2)
+    with pytest.raises(err, match="dtype"):
+        init_fn(jax.random.PRNGKey(0), (-1, 3), dtype=dtype)
+
+
+def test_init_float64_without_x64_names_the_switch():
+    init_fn, _ = models.mlp([4], 2)
+    jax.config.update("jax_enable_x64", False)
+    try:
+        with pytest.raises(ValueError, match="enable_float64"):
+            init_fn(jax.random.PRNGKey(0), (-1, 3), dtype=jnp.float64)
+    finally:
+        jax.config.update("jax_enable_x64", True)
