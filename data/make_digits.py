@@ -1,4 +1,4 @@
-"""Export the UCI handwritten digits bundled with scikit-learn to data/digits.npz.
+"""Export the UCI handwritten digits bundled with scikit-learn to ntk_lessons/datasets/digits.npz.
 
 Run once, by hand, from the repository root (scikit-learn is *not* a dependency of
 the course; install it into a throwaway environment for this):
@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_digits
 
-OUT = Path(__file__).resolve().parent / "digits.npz"
+# Package data, so that `pip install` ships it (read through importlib.resources by ntk_lessons.data).
+OUT = Path(__file__).resolve().parents[1] / "ntk_lessons" / "datasets" / "digits.npz"
 
 
 def main() -> None:

@@ -35,7 +35,9 @@ def compiled_cost(jitted: Callable, *args) -> dict[str, float | int | None]:
     return {"flops": flops, "peak_bytes": peak}
 
 
-def entk_cost(apply_fn: Callable, params: Any, x1: Any, x2: Any = None, *, method: str) -> dict[str, float | int | None]:
+def entk_cost(
+    apply_fn: Callable, params: Any, x1: Any, x2: Any = None, *, method: str
+) -> dict[str, float | int | None]:
     """:func:`compiled_cost` of ``kernels.entk(apply_fn, params, x1, x2, method=method)``.
 
     ``method``: "jacobian" or "structured" (loop-free programs, so the flop count is exact);

@@ -1,12 +1,17 @@
-"""The bundled UCI handwritten digits (data/digits.npz; provenance in data/README.md).
+"""The bundled UCI handwritten digits: package data ``ntk_lessons/datasets/digits.npz``.
 
-Nothing is downloaded: the file ships with the repository and its SHA-256 is verified.
+Provenance, licence and checksum in the repository's ``data/README.md``. Nothing is
+downloaded: the file ships inside the package (so ``pip install`` works outside a
+checkout), is read through ``importlib.resources``, and its SHA-256 is verified.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
+import io
 import os
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +20,13 @@ from . import _checks
 
 DIGITS_SHA256 = "1dc781c8fe699ce12f056a510e6dd518c795428f089effc1a3e2eec0f3ece269"
 DATA_DIR_ENV_VAR = "NTK_LESSONS_DATA_DIR"
+PACKAGE_DATA = "datasets"  # the folder inside the ntk_lessons package that holds the data files
 
 
-def data_dir() -> Path:
-    """``$NTK_LESSONS_DATA_DIR`` if set, else the repository's ``data/`` folder."""
+def data_dir() -> Path | Traversable:
+    """``$NTK_LESSONS_DATA_DIR`` if set, else the package's ``datasets`` folder (via importlib.resources)."""
     env = os.environ.get(DATA_DIR_ENV_VAR)
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "data"
+    return Path(env) if env else importlib.resources.files("ntk_lessons") / PACKAGE_DATA
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -30,15 +36,16 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     Cost: reads 117 kB.
     """
     path = data_dir() / "digits.npz"
-    if not path.exists():
+    if not path.is_file():
         raise FileNotFoundError(
-            f"{path} is missing; it ships with the repository (set ${DATA_DIR_ENV_VAR} to the folder that holds it)"
+            f"{path} is missing; it ships inside the ntk_lessons package (reinstall it, or set "
+            f"${DATA_DIR_ENV_VAR} to a folder that holds digits.npz)"
         )
     blob = path.read_bytes()
     digest = hashlib.sha256(blob).hexdigest()
     if digest != DIGITS_SHA256:
         raise ValueError(f"{path} has SHA-256 {digest}, expected {DIGITS_SHA256} (see data/README.md)")
-    with np.load(path) as f:
+    with np.load(io.BytesIO(blob)) as f:
         return f["images"].copy(), f["labels"].copy()
 
 

@@ -171,7 +171,8 @@ def check_params(spec: MLPSpec, params: Any, name: str = "params") -> list[tuple
     if not isinstance(params, (list, tuple)) or len(params) != spec.stax_layer_count():
         raise ValueError(
             f"{name} must be the list of {spec.stax_layer_count()} layer entries that this mlp's "
-            f"init_fn returns, got {type(params).__name__} of length {len(params) if hasattr(params, '__len__') else '?'}"
+            f"init_fn returns, got {type(params).__name__} of length "
+            f"{len(params) if hasattr(params, '__len__') else '?'}"
         )
     layers = dense_layers(params)
     widths = (*spec.hidden_widths, spec.out_dim)
@@ -179,7 +180,9 @@ def check_params(spec: MLPSpec, params: Any, name: str = "params") -> list[tuple
         raise ValueError(f"{name} has {len(layers)} dense layers, the model has {len(widths)}")
     for i, ((W, b), n_out) in enumerate(zip(layers, widths)):
         if getattr(W, "ndim", None) != 2 or W.shape[1] != n_out:
-            raise ValueError(f"{name}: dense layer {i} has W of shape {getattr(W, 'shape', None)}, expected (*, {n_out})")
+            raise ValueError(
+                f"{name}: dense layer {i} has W of shape {getattr(W, 'shape', None)}, expected (*, {n_out})"
+            )
         if i > 0 and W.shape[0] != widths[i - 1]:
             raise ValueError(f"{name}: dense layer {i} has W of shape {W.shape}, expected ({widths[i - 1]}, {n_out})")
         if (b is None) != (spec.b_std is None):

@@ -119,7 +119,8 @@ def test_memory_guard_suggests_batch_size():
 
 @pytest.mark.parametrize(
     "batch_size, err",
-    [(0, ValueError), (-3, ValueError), (2.0, TypeError), (True, TypeError), ("2", TypeError), (np.float64(2), TypeError)],
+    [(0, ValueError), (-3, ValueError), (2.0, TypeError), (True, TypeError), ("2", TypeError),
+     (np.float64(2), TypeError)],
 )
 @pytest.mark.parametrize("fn", [kernels.entk, kernels.pntk], ids=["entk", "pntk"])
 def test_bad_batch_size_is_named(fn, batch_size, err):
@@ -131,4 +132,5 @@ def test_bad_batch_size_is_named(fn, batch_size, err):
 def test_numpy_integer_batch_size_is_fine():
     apply_fn, params = make_mlp((4,), 2, 3)
     x = make_inputs(5, 3)
-    assert max_rel_err(kernels.entk(apply_fn, params, x, batch_size=np.int64(2)), kernels.entk(apply_fn, params, x)) < 4e-15
+    blocked = kernels.entk(apply_fn, params, x, batch_size=np.int64(2))
+    assert max_rel_err(blocked, kernels.entk(apply_fn, params, x)) < 4e-15

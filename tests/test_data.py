@@ -1,16 +1,21 @@
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ntk_lessons import data
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def test_file_matches_documented_checksum():
     path = data.data_dir() / "digits.npz"
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert digest == data.DIGITS_SHA256
-    assert digest in (data.data_dir() / "README.md").read_text()
+    readme = (ROOT / "data" / "README.md").read_text()  # provenance stays in the top-level data/ folder
+    assert digest in readme and "ntk_lessons/datasets/digits.npz" in readme
+    assert f"{path.stat().st_size:,} bytes" in readme
 
 
 def test_load_digits():
@@ -45,5 +50,22 @@ def test_corrupt_file_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="SHA-256"):
         data.load_digits()
     monkeypatch.setenv(data.DATA_DIR_ENV_VAR, str(tmp_path / "nowhere"))
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=data.DATA_DIR_ENV_VAR):
+        data.load_digits()
+
+
+def test_data_dir_override_reads_another_copy(tmp_path, monkeypatch):
+    blob = (data.data_dir() / "digits.npz").read_bytes()
+    (tmp_path / "digits.npz").write_bytes(blob)
+    monkeypatch.setenv(data.DATA_DIR_ENV_VAR, str(tmp_path))
+    assert data.data_dir() == tmp_path
+    images, labels = data.load_digits()
+    assert images.shape == (1797, 8, 8) and labels.shape == (1797,)
+
+
+def test_truncated_file_is_refused(tmp_path, monkeypatch):
+    blob = (data.data_dir() / "digits.npz").read_bytes()
+    (tmp_path / "digits.npz").write_bytes(blob[: len(blob) // 2])
+    monkeypatch.setenv(data.DATA_DIR_ENV_VAR, str(tmp_path))
+    with pytest.raises(ValueError, match="SHA-256"):
         data.load_digits()

@@ -3,7 +3,8 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ntk_lessons import blocks, kernels
 
@@ -15,7 +16,8 @@ METHODS = ("jacobian", "ntk_vp", "structured")
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 @pytest.mark.parametrize(
     "widths, activation, b_std",
-    [((16,), "relu", 0.0), ((16, 8), "erf", 0.3), ((12, 10, 9), "relu", 0.1), ((8, 8), "relu", None), ((), "relu", 0.5)],
+    [((16,), "relu", 0.0), ((16, 8), "erf", 0.3), ((12, 10, 9), "relu", 0.1), ((8, 8), "relu", None),
+     ((), "relu", 0.5)],
 )
 def test_methods_agree_on_mlps(dtype, widths, activation, b_std):
     apply_fn, params = make_mlp(widths, 4, 6, activation=activation, b_std=b_std, W_std=1.4, dtype=dtype)
@@ -106,8 +108,8 @@ def test_x2_none_same_object_and_copy_agree():
         assert max_rel_err(a, b) < 1e-13 and max_rel_err(a, c) < 1e-13
     # The same object twice is budgeted (and computed) as one batch, a copy as two.
     from ntk_lessons import memory
-    one = memory.estimate_bytes("jacobian", n1=4, n2=4, out_dim=3, n_params=sum(a.size for a in jax.tree_util.tree_leaves(params)),
-                                itemsize=8, same_inputs=True)
+    n_params = sum(a.size for a in jax.tree_util.tree_leaves(params))
+    one = memory.estimate_bytes("jacobian", n1=4, n2=4, out_dim=3, n_params=n_params, itemsize=8, same_inputs=True)
     kernels.entk(apply_fn, params, x, x, method="jacobian", memory_budget=one)
     with pytest.raises(ValueError, match="memory budget"):
         kernels.entk(apply_fn, params, x, x.copy(), method="jacobian", memory_budget=one)

@@ -22,8 +22,8 @@ def test_guard_refuses_before_allocating():
 def test_refusal_message_gives_the_estimate():
     apply_fn, params = make_mlp((8,), 4, 5)
     x = make_inputs(3, 5)
-    needed = memory.estimate_bytes("jacobian", n1=3, n2=3, out_dim=4, n_params=sum(a.size for a in jax.tree_util.tree_leaves(params)),
-                                   itemsize=8, same_inputs=True)
+    n_params = sum(a.size for a in jax.tree_util.tree_leaves(params))
+    needed = memory.estimate_bytes("jacobian", n1=3, n2=3, out_dim=4, n_params=n_params, itemsize=8, same_inputs=True)
     with pytest.raises(ValueError) as info:
         kernels.entk(apply_fn, params, x, method="jacobian", memory_budget=needed - 1)
     assert f"{needed / memory.GIB:.2f} GiB" in str(info.value)
