@@ -119,7 +119,8 @@ def test_fresh_colab_python_313_installs_the_pinned_pair(tmp_path):
     for change in ("jax 0.7.2->0.5.3", "jaxlib 0.7.2->0.5.3", "neural-tangents new->0.6.5", "tf2jax new->0.3.7",
                    "jax-cuda12-plugin 0.7.2->removed", "tensorflow 2.20.0->2.21.0"):
         assert change in lines[0]
-    assert "chex needs jax>=0.7.0, chex needs jaxlib>=0.7.0, flax needs jax>=0.6.0, orbax-checkpoint needs humanize" in lines[0]
+    assert ("chex needs jax>=0.7.0, chex needs jaxlib>=0.7.0, flax needs jax>=0.6.0, "
+            "orbax-checkpoint needs humanize") in lines[0]
     assert "tensorflow-text" not in lines[0]  # that conflict was there before the install
     assert report["calls"][-1] == ["git", "clone", "-q", "--depth", "1", TEST_REPOSITORY, TEST_CLONE]
     assert report["added_to_path"] == [TEST_CLONE] and report["JAX_PLATFORMS"] == "cpu"

@@ -1,13 +1,19 @@
 """ntk_lessons.optional: cells that need neural-tangents run where it imports and print one line elsewhere."""
 
 import importlib.util
+import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 import pytest
 
 from ntk_lessons import nt_reference, optional
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+NEEDS_NEURAL_TANGENTS = re.compile(r"\bnt_reference\b|\b(import|from) neural_tangents\b|\bbenchmark\.")
 
 
 @pytest.fixture(autouse=True)
@@ -70,3 +76,17 @@ def test_answer_matches_this_environment():
 def test_what_must_be_a_description(what, error):
     with pytest.raises(error, match="what must"):
         optional.skip_unless_neural_tangents(what)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_cells_that_need_neural_tangents_are_marked(nb):
+    """Each code cell that uses neural-tangents runs it only under ``if optional.skip_unless_neural_tangents(...):``."""
+    unmarked = []
+    for cell in json.loads(nb.read_text())["cells"]:
+        source = "".join(cell["source"]) if cell["cell_type"] == "code" else ""
+        uses = [line for line in source.splitlines()
+                if NEEDS_NEURAL_TANGENTS.search(line) and not line.lstrip().startswith("#")]
+        if uses and ("if optional.skip_unless_neural_tangents(" not in source or any(u == u.lstrip() for u in uses)):
+            unmarked.append(source.splitlines()[0])
+    assert not unmarked, (f"{nb.name}: wrap these cells' bodies in "
+                          f"`if optional.skip_unless_neural_tangents(...):`: {unmarked}")

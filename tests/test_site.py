@@ -1,12 +1,13 @@
 """The course site: how tools/build_site.py turns executed notebooks into pages, and the built course
 (make site) in a real browser -- headless Chromium, offline.
 
-The browser tests (marked ``site``; `make site-test`) open the index and every lesson page of build/site (or $NTK_LESSONS_SITE) from disk with the
-browser's network switched off, and checks that each page loads without console errors,
-fetches nothing from the network, shows every figure (a non-empty image), and renders its
-math (MathJax output for every formula, no MathJax error, no raw TeX left in the text).
-Saves a screenshot of each page to <site>/screenshots/. Needs Chromium and chromedriver
-(Debian: apt-get install chromium chromium-driver) and selenium; skipped when any is missing.
+The browser tests (marked ``site``; `make site-test`) open the index and every lesson page of
+build/site (or $NTK_LESSONS_SITE) from disk with the browser's network switched off, and check that
+each page loads without console errors, fetches nothing from the network, shows every figure (a
+non-empty image), and renders its math (MathJax output for every formula, no MathJax error, no raw
+TeX left in the text). They save a screenshot of each page to <site>/screenshots/. They need Chromium
+and chromedriver (Debian: apt-get install chromium chromium-driver) and selenium, and are skipped
+when any is missing or the site is not built.
 """
 
 import base64
@@ -75,14 +76,15 @@ def _executed_lesson(path, *, goals="1. compute $J$;\n2. see $\\Theta$.", with_w
         "slider": {"model_name": "SelectionSliderModel",
                    "state": {"description": "width", "index": 1, "_options_labels": ["4", "64"]}},
         "out": {"model_name": "OutputModel", "state": {"outputs": [
-            {"output_type": "display_data", "metadata": {}, "data": {"image/png": _png(30, 20), "text/plain": "<Figure>"}}]}},
+            {"output_type": "display_data", "metadata": {}, "data": {"image/png": _png(30, 20)}}]}},
     }
     header = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
               f"(https://colab.research.google.com/github/x/y/blob/main/notebooks/{path.name})\n\n"
-              f"# Lesson {path.name[:2]} — A test lesson\n\nSome $x$.\n\n**By the end of this lesson you will**\n{goals}\n\nMore.")
+              f"# Lesson {path.name[:2]} — A test lesson\n\nSome $x$.\n\n"
+              f"**By the end of this lesson you will**\n{goals}\n\nMore.")
     cells = [{"cell_type": "markdown", "metadata": {}, "source": header},
              {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "plot()", "outputs": [
-                 {"output_type": "display_data", "metadata": {}, "data": {"image/png": _png(80, 60), "text/plain": "<Figure>"}}]}]
+                 {"output_type": "display_data", "metadata": {}, "data": {"image/png": _png(80, 60)}}]}]
     if with_widget:
         cells.append({"cell_type": "code", "execution_count": 2, "metadata": {}, "source": "explore()", "outputs": [
             {"output_type": "display_data", "metadata": {},
@@ -106,11 +108,13 @@ def test_build_site_makes_offline_pages_with_widget_fallbacks(tmp_path):
     assert 'href="01_first.html"' in index and 'src="figures/01.png"' in index and "see $\\Theta$" in index
     lesson = pages[1].read_text()
     assert "width = 64" in lesson and lesson.count("<img ") == 2  # its figure + the widget's capture
-    assert "widget-state+json" not in lesson and "colab-badge.svg" not in lesson and "Open this lesson in Colab" in lesson
+    assert "widget-state+json" not in lesson and "colab-badge.svg" not in lesson
+    assert "Open this lesson in Colab" in lesson
     assert 'href="02_second.html"' in lesson and 'href="index.html"' in lesson
     scripts = re.findall(r'<script[^>]+src="([^"]+)"', index + lesson)
     assert scripts and all(src.startswith(("mathjax/", "data:")) for src in scripts), scripts
-    assert (tmp_path / "site/mathjax/MathJax.js").is_file() and (tmp_path / "site/mathjax/config/local/ntk-lessons.js").is_file()
+    assert (tmp_path / "site/mathjax/MathJax.js").is_file()
+    assert (tmp_path / "site/mathjax/config/local/ntk-lessons.js").is_file()
 
 
 @pytest.mark.parametrize("goals, message", [("no list here", "must be followed by a markdown list"),
@@ -121,7 +125,8 @@ def test_lesson_map_names_what_is_missing(tmp_path, goals, message):
     _executed_lesson(path, goals=goals)
     if not goals:  # no heading at all
         notebook = json.loads(path.read_text())
-        notebook["cells"][0]["source"] = notebook["cells"][0]["source"].replace("**By the end of this lesson you will**", "")
+        header = notebook["cells"][0]["source"]
+        notebook["cells"][0]["source"] = header.replace("**By the end of this lesson you will**", "")
         path.write_text(json.dumps(notebook))
     with pytest.raises(ValueError, match=message):
         lesson_map.read_lesson(path)
@@ -168,8 +173,8 @@ def browser():
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1600",
-                 "--host-resolver-rules=MAP * ~NOTFOUND"):  # no name resolves: nothing can reach the network
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1280,1600", "--host-resolver-rules=MAP * ~NOTFOUND"):  # no host name resolves
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
@@ -195,7 +200,7 @@ def test_page_renders_offline(browser, page):
     empty = [image for image in report["images"] if not (image["complete"] and image["width"] and image["height"])]
     assert empty == [], f"figures that did not load on {page}: {empty}"
     assert report["formulas"] > 0 and report["errors"] == 0, report
-    assert report["rendered"] == report["formulas"], f"{page}: {report['rendered']} of {report['formulas']} formulas rendered"
+    assert report["rendered"] == report["formulas"], f"{page}: {report['rendered']} of {report['formulas']} typeset"
     for raw in ("$$", "\\(", "\\begin{"):
         assert raw not in report["prose"], f"raw TeX {raw!r} left in the text of {page}"
     if page == "index.html":  # the lesson map: one section, one key figure per lesson

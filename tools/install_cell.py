@@ -80,7 +80,7 @@ if "google.colab" in sys.modules:
 
 
 def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
-    """pyproject.toml's [project.urls] Repository, e.g. "https://github.com/ntk-lessons/ntk-lessons" (reads one file)."""
+    """pyproject.toml's [project.urls] Repository, e.g. "https://github.com/ntk-lessons/ntk-lessons". Reads one file."""
     return tomllib.loads(pyproject.read_text())["project"]["urls"]["Repository"]
 
 
