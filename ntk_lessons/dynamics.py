@@ -22,6 +22,11 @@ direction never moves on the training set, but still moves the test outputs, lin
 in s), and t = 0 returns f_0 exactly. Eigenvalues that are negative by rounding
 (see ``regression.PSD_RTOL``) are set to 0; more negative ones are an error.
 
+With ``discrete=True`` the same formulas give the exact outputs of t full-batch
+gradient-descent steps of the frozen-kernel (linearised) model, f_{t+1} = f_t - lr K (f_t - y):
+exp(-lam s) is replaced by (1 - lr lam)^t, which it approximates while lr lam << 1
+(expm1(-lam s) / lam -> -s as lam -> 0 in both).
+
 The kernel may be N x N (used as K ⊗ I_O) or a full eNTK (N, N, O, O), exactly as in
 ``regression.fit_predict``.
 
@@ -61,6 +66,7 @@ def mse_trajectory(
     lr: float,
     k_test_train: Any = None,
     f0_test: Any = None,
+    discrete: bool = False,
 ) -> Trajectory:
     """Outputs predicted by a fixed kernel under gradient flow on the squared loss (module docstring).
 
@@ -74,6 +80,8 @@ def mse_trajectory(
       k_test_train: (M, N), or (M, N, O, O) if ``k_train`` is full; kernel between the
         test and training inputs. Give it together with ``f0_test`` or not at all.
       f0_test: (M, O) outputs at t = 0 on the test inputs.
+      discrete: False (default) for gradient flow; True for exactly t gradient-descent steps
+        of size ``lr`` with the frozen kernel (``times`` must then be whole numbers).
     Returns:
       :class:`Trajectory` with ``train`` (T, N, O) and ``test`` (T, M, O) or None, in
       ``k_train``'s dtype (the other arrays are cast to it); float64 recommended.
@@ -88,13 +96,18 @@ def mse_trajectory(
       (M' = M or M O). No time stepping: the cost does not grow with the times.
     """
     lr = _positive(lr, "lr")
+    if not isinstance(discrete, bool):
+        raise TypeError(f"discrete must be True or False, got {discrete!r}")
     y = regression.as_outputs(y_train, "y_train")
     n, out_dim = y.shape
     context = f"to match y_train of shape {tuple(y.shape)}"
     train = regression.as_flat_kernel(k_train, out_dim, name="k_train", rows=n, cols=n, symmetric=True, context=context)
     dtype = train.matrix.dtype
     f0 = regression.as_outputs(f0_train, "f0_train", shape=y.shape, dtype=dtype)
-    flow_times = lr * _step_counts(times, dtype)
+    steps = _step_counts(times, dtype)
+    if discrete and not bool(jnp.all(steps == jnp.round(steps))):
+        raise ValueError("times must be whole numbers of steps when discrete=True")
+    flow_times = lr * steps
     if (k_test_train is None) != (f0_test is None):
         given, missing = ("k_test_train", "f0_test") if f0_test is None else ("f0_test", "k_test_train")
         raise ValueError(f"{given} was given without {missing}; test outputs need both (or pass neither)")
@@ -111,7 +124,8 @@ def mse_trajectory(
     regression.check_psd(float(eigenvalues[0]), train.matrix, name="k_train")
     residual = f0 - y.astype(dtype)
     residual = residual.reshape(-1, 1) if train.full else residual  # (n, c), sample-major rows
-    train_change, test_change = _flow(eigenvalues, eigenvectors, residual, flow_times, test_matrix)
+    train_change, test_change = _flow(eigenvalues, eigenvectors, residual, flow_times, test_matrix,
+                                      lr if discrete else None)
     train_out = f0[None] + train_change.reshape(len(flow_times), n, out_dim)
     if test_change is None:
         return Trajectory(train_out, None)
@@ -126,10 +140,14 @@ def _flow(
     residual: jax.Array,
     flow_times: jax.Array,
     test_matrix: jax.Array | None,
+    step_lr: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array | None]:
-    """Changes of the outputs: train (T, n, c) and test (T, M', c) (or None)."""
+    """Changes of the outputs: train (T, n, c) and test (T, M', c) (or None); ``step_lr``: discrete steps of it."""
     lam = jnp.maximum(eigenvalues, 0)  # rounding-level negatives were checked by the caller
-    decay = jnp.expm1(-lam[None, :] * flow_times[:, None])  # (T, n): exp(-lam s) - 1, exact 0 at s = 0
+    if step_lr is None:
+        decay = jnp.expm1(-lam[None, :] * flow_times[:, None])  # (T, n): exp(-lam s) - 1, exact 0 at s = 0
+    else:
+        decay = _steps_decay(lam, step_lr, flow_times / step_lr)  # (T, n): (1 - lr lam)^t - 1
     coefficients = eigenvectors.T @ residual  # (n, c)
     train_change = jnp.einsum("in,tn,nc->tic", eigenvectors, decay, coefficients)
     if test_matrix is None:
@@ -138,6 +156,15 @@ def _flow(
     integral = jnp.where(positive, decay / jnp.where(positive, lam, 1), -flow_times[:, None])  # (T, n)
     test_change = jnp.einsum("rn,tn,nc->trc", test_matrix @ eigenvectors, integral, coefficients)
     return train_change, test_change
+
+
+def _steps_decay(lam: jax.Array, lr: jax.Array, steps: jax.Array) -> jax.Array:
+    """(1 - lr lam)^t - 1 for whole t (T,) and lam (n,): (T, n), accurate when lr lam t is tiny."""
+    rate, t = lr * lam[None, :], jnp.round(steps)[:, None]
+    gentle = jnp.expm1(t * jnp.log1p(-jnp.minimum(rate, 0.5)))  # exact where rate <= 1/2
+    sign = jnp.where(jnp.mod(t, 2) == 1, -1.0, 1.0).astype(lam.dtype)
+    steep = jnp.where(rate < 1, 1.0, sign) * jnp.abs(1 - rate) ** t - 1  # 1 - rate < 0 alternates in sign
+    return jnp.where(rate <= 0.5, gentle, steep)
 
 
 def _positive(value: Any, name: str) -> float:

@@ -281,3 +281,121 @@ def approximation_gap(theta, k, *, title: str, gap_scale: float = 0.25, fig=None
                      label="entry / max|Θ| (fixed scale)")
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+# ---------------------------------------------------------------- lesson 06: training dynamics
+
+PREDICTION_STYLES = {  # how each trajectory is drawn in lesson 06's figures
+    "network": dict(color="black", lw=2.2, ls="-", label="network (trained)"),
+    "entk": dict(color="C0", lw=1.5, ls="--", label="eNTK at init"),
+    "pntk": dict(color="C1", lw=1.5, ls=":", label="pNTK ⊗ I_O at init"),
+    "infinite": dict(color="C2", lw=1.3, ls="-.", label="Θ_∞ ⊗ I_O"),
+}
+
+
+def _setting(point) -> str:
+    return (f"width {point['width']}, {point['parameterization']} param., step {point['edge_fraction']:g} x 2/λmax "
+            f"(lr {point['lr']:.3g}), seed {point['seed']}")
+
+
+def training_trajectories(points, *, title: str, fig=None):
+    """Lesson 06's overlay: one row per trajectory point (``trajectories.trajectory_point`` dicts).
+
+    Columns: two logits (the true class, rising towards 1, and the next class, towards 0) of one
+    training digit, the same for one test digit, and the training loss 1/2 Σ‖f − y‖² (log
+    scale) -- the network's against each kernel's prediction, over the steps. A prediction that
+    leaves the network's range (a diverging linearised model) is drawn until it leaves the axes.
+    Returns the figure. Cost O(points x T).
+    """
+    points = list(points)
+    fig = fig or plt.figure(figsize=(13, 3.3 * len(points) + 0.6), layout="constrained")
+    axes = fig.subplots(len(points), 3, squeeze=False)
+    for row, point in zip(axes, points):
+        times = np.asarray(point["times"], float)
+        names = [name for name in PREDICTION_STYLES if name in point["loss"]]
+        for ax, split in zip(row[:2], ("train", "test")):
+            traces, label = point["traces"][split], point["traces"]["labels"][split][0]
+            net = np.asarray(traces["network"], float)[:2]
+            low, high = net.min() - 0.25 * np.ptp(net), net.max() + 0.25 * np.ptp(net)
+            for name in names:
+                for i, curve in enumerate(np.asarray(traces[name], float)[:2]):
+                    shown = _until_it_leaves(curve, low - 2 * np.ptp(net), high + 2 * np.ptp(net))
+                    ax.plot(times, shown, **dict(PREDICTION_STYLES[name], label=None))
+            ax.set_ylim(low, high)
+            ax.set(xlabel="gradient-descent step t", ylabel="output f_j(x)")
+            ax.set_title(f"width {point['width']}, {split} digit (label {label}): logits {label} (→ 1), "
+                         f"{(label + 1) % 10} (→ 0)", fontsize=9)
+        loss_ax = row[2]
+        net_loss = np.asarray(point["loss"]["network"], float)
+        low, high = net_loss.min() / 3, net_loss.max() * 30
+        for name in names:
+            loss_ax.semilogy(times, _until_it_leaves(np.asarray(point["loss"][name], float), 0, high * 100),
+                             **PREDICTION_STYLES[name])
+        loss_ax.set_ylim(low, high)
+        loss_ax.set(xlabel="gradient-descent step t", ylabel="training loss ½Σ‖f − y‖²")
+        loss_ax.set_title(f"{point['parameterization']} param., step {point['edge_fraction']:g} x 2/λmax "
+                          f"(lr {point['lr']:.3g}), seed {point['seed']}", fontsize=9)
+        loss_ax.legend(frameon=False, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _until_it_leaves(curve, low, high):
+    """``curve`` with every value after it first leaves [low, high] set to NaN (not drawn)."""
+    outside = np.flatnonzero((curve < low) | (curve > high))
+    shown = np.array(curve, float)
+    if outside.size:
+        shown[outside[0] + 1:] = np.nan
+    return shown
+
+
+def prediction_error_vs_movement(series: dict, *, title: str, ylabel: str, ax=None):
+    """Log-log scatter of a prediction's trajectory error against how far the kernel moved.
+
+    ``series``: {label: (movement (K,), error (K,))} -- one point per network (any widths and
+    seeds), one colour per setting. Returns the Axes.
+    """
+    ax = ax or plt.subplots(figsize=(5.6, 4.2), layout="constrained")[1]
+    for label, (movement, error) in series.items():
+        ax.loglog(np.ravel(movement), np.ravel(error), "o", ms=5, alpha=0.8, label=label)
+    ax.set(xlabel="kernel movement ‖Θ_T − Θ_0‖_F / ‖Θ_0‖_F", ylabel=ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
+    for axis in (ax.xaxis, ax.yaxis):  # ticks at 1, 2, 5 x 10^k, labelled plainly, no crowded minor labels
+        axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(ticker.NullFormatter())
+    return ax
+
+
+def look_ahead_agreement(study: dict, *, title: str, fig=None):
+    """Lesson 06's look-ahead: predicted against actual change of the test loss for the retrained
+    candidates (pNTK and eNTK, with the line y = x, and the pNTK's predictions for the whole pool
+    as a strip along the x axis), and the time per candidate of each method (log scale).
+
+    ``study``: a ``trajectories.look_ahead_study`` dict. Returns the figure.
+    """
+    fig = fig or plt.figure(figsize=(11, 4.2), layout="constrained")
+    ax, bar_ax = fig.subplots(1, 2, width_ratios=[1.4, 1])
+    actual = np.asarray(study["actual_loss_change"], float)
+    pool = np.asarray(study["predicted_loss_change"], float)
+    chosen = np.asarray(study["candidates"], int)
+    lim = 1.1 * max(np.abs(actual).max(), np.abs(pool).max())
+    ax.plot([-lim, lim], [-lim, lim], color="0.7", lw=1, zorder=0, label="prediction = retraining")
+    ax.plot(pool, np.full_like(pool, -lim * 0.97), "|", color="C1", alpha=0.4, ms=10,
+            label=f"pNTK prediction, all {len(pool)} candidates")
+    ax.plot(actual, pool[chosen], "o", color="C1", ms=7, label="pNTK ⊗ I_O, retrained candidates")
+    ax.plot(actual, study["entk_loss_change"], "x", color="C0", ms=8, mew=2, label="eNTK, same candidates")
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="actual change of the test loss (retrained)",
+           ylabel="predicted change of the test loss")
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    methods = {"pNTK\nprediction": study["pntk_seconds_per_candidate"],
+               "eNTK\nprediction": study["entk_seconds_per_candidate"],
+               "retraining\nthe network": study["retrain_seconds_per_candidate"]}
+    bars = bar_ax.bar(list(methods), list(methods.values()), color=["C1", "C0", "0.4"])
+    bar_ax.bar_label(bars, labels=[f"{v:.3g} s" for v in methods.values()], fontsize=8)
+    bar_ax.set_yscale("log")
+    bar_ax.set(ylabel="seconds per candidate (median)")
+    bar_ax.set_title(f"pNTK kernels once: {study['pntk_kernel_seconds']:.2g} s (with compiling)", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    return fig

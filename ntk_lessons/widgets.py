@@ -121,3 +121,52 @@ def explore_pntk_gap(*, widths: Sequence[int] = (16, 64, 256, 1024, 4096), width
         parameterization=ipywidgets.ToggleButtons(options=["ntk", "standard"], value="ntk",
                                                   description="param."),
     )
+
+
+# ---------------------------------------------------------------- lesson 06: training dynamics
+
+
+def training_figure(width: int, edge_fraction: float, parameterization: str, *, seed: int = 0, **point):
+    """The network's run against the kernels' predictions for one setting (one row of
+    ``plots.training_trajectories``), with the trajectory errors and the kernel movement in the title.
+
+    ``point``: other keyword arguments of ``trajectories.trajectory_point`` (steps, n_train, ...);
+    the point is read from the disk cache when it was computed before. Returns ``(figure, point)``.
+    Cost: one :func:`trajectories.trajectory_point` (a training run and its kernels) unless cached.
+    """
+    from . import trajectories
+
+    run = trajectories.cached_point(width=width, seed=seed, parameterization=parameterization,
+                                    edge_fraction=edge_fraction, **point)
+    m = run["metrics"]
+    errors = ", ".join(f"{name} {m[f'error_test_{name}']:.3g}" for name in trajectories.PREDICTORS
+                       if f"error_test_{name}" in m)
+    fig = plots.training_trajectories([run], title=(
+        f"N = {run['n_train']} training / {run['n_test']} test digits, O = {run['out_dim']}, {run['depth']} hidden "
+        f"layers, {run['steps']} full-batch steps, {run['dtype']} network, float64 kernels\n"
+        f"test trajectory error: {errors}; kernel movement {m['movement']:.3g}; "
+        f"λmax(Θ_T) / λmax(Θ_0) = {m['lambda_ratio']:.2f}"))
+    return fig, run
+
+
+def explore_training(*, widths: Sequence[int] = (64, 256, 1024),
+                     edge_fractions: Sequence[float] = (0.1, 0.25, 0.5, 0.9, 1.5),
+                     width: int = 1024, edge_fraction: float = 0.25, parameterization: str = "ntk", **point):
+    """Sliders for width and step size (a fraction of 2/λmax) and a toggle for the parameterisation,
+    redrawing :func:`training_figure`. Starts at ``width``, ``edge_fraction``, ``parameterization``
+    -- the setting of the static figure drawn below it."""
+    import ipywidgets
+    import matplotlib.pyplot as plt
+
+    def draw(width, edge_fraction, parameterization):
+        training_figure(width, edge_fraction, parameterization, **point)
+        plt.show()
+
+    return ipywidgets.interact(
+        draw,
+        width=ipywidgets.SelectionSlider(options=list(widths), value=width, description="width"),
+        edge_fraction=ipywidgets.SelectionSlider(options=list(edge_fractions), value=edge_fraction,
+                                                 description="step / edge"),
+        parameterization=ipywidgets.ToggleButtons(options=["ntk", "standard"], value=parameterization,
+                                                  description="param."),
+    )
