@@ -399,3 +399,132 @@ def look_ahead_agreement(study: dict, *, title: str, fig=None):
     bar_ax.set_title(f"pNTK kernels once: {study['pntk_kernel_seconds']:.2g} s (with compiling)", fontsize=9)
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+# ---------------------------------------------------------------- lesson 04: infinite width
+
+
+def infinite_kernels(nngp, ntk, labels, *, title: str, fig=None):
+    """Heat maps of the infinite-width NNGP Σ and NTK Θ_∞ (each (N, N)) of inputs sorted by class.
+
+    ``labels`` (N,): each input's class, already sorted; ticks mark where each class starts.
+    Each panel has its own labelled colour bar, scaled to the entries off the diagonal (the
+    diagonal, each input with itself, is clipped: it would wash out the rest). Returns the
+    figure. Cost O(N²).
+    """
+    nngp, ntk, labels = np.asarray(nngp), np.asarray(ntk), np.asarray(labels)
+    if nngp.shape != ntk.shape or nngp.ndim != 2 or labels.shape != nngp.shape[:1]:
+        raise ValueError(f"nngp and ntk must be (N, N) and labels (N,), got {nngp.shape}, {ntk.shape}, {labels.shape}")
+    fig = fig or plt.figure(figsize=(9.6, 4.3), layout="constrained")
+    axes = fig.subplots(1, 2)
+    starts = [0] + [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
+    for ax, m, name in zip(axes, (nngp, ntk), ("NNGP kernel Σ (random network's outputs)",
+                                               "NTK Θ∞ (gradient-descent training)")):
+        off = m[~np.eye(len(m), dtype=bool)]
+        # the diagonal (each input with itself) is much larger than the rest: scale colours to the other entries
+        im = ax.imshow(m, cmap="viridis", interpolation="nearest", vmin=off.min(), vmax=off.max())
+        for s in starts[1:]:
+            ax.axhline(s - 0.5, color="w", lw=0.6)
+            ax.axvline(s - 0.5, color="w", lw=0.6)
+        ticks = [(a + b - 1) / 2 for a, b in zip(starts, starts[1:] + [len(labels)])]
+        ax.set_xticks(ticks, [str(labels[s]) for s in starts], fontsize=8)
+        ax.set_yticks(ticks, [str(labels[s]) for s in starts], fontsize=8)
+        ax.set(xlabel="input x' (grouped by digit class)", ylabel="input x (grouped by digit class)")
+        ax.set_title(name, fontsize=10)
+        fig.colorbar(im, ax=ax, shrink=0.85, extend="max", label="kernel value (diagonal clipped)")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def entries_ranges(entries) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Axis ranges (x, y) that hold every point :func:`entries_vs_limit` draws for ``entries``
+    (``width_limits.Entries``, one or several): x spans the Θ∞ entries, y every kernel entry and 0."""
+    entries = list(entries)
+    xs = np.concatenate([e.limit for e in entries])
+    ys = np.concatenate([np.concatenate([e.limit, e.diagonal.ravel(), e.offdiagonal.ravel(), e.pntk, [0.0]])
+                         for e in entries])
+
+    def padded(v):
+        pad = 0.05 * (v.max() - v.min())
+        return float(v.min() - pad), float(v.max() + pad)
+
+    return padded(xs), padded(ys)
+
+
+def entries_vs_limit(entries, *, title: str, ranges: tuple | None = None, fig=None):
+    """Scatter of eNTK entries against Θ∞ for one or more networks (``width_limits.Entries``), one panel each.
+
+    Each pair of inputs (x, x') gives points at x = Θ∞(x, x'): its O diagonal-block entries
+    Θ_jj (at infinite width they lie on y = x), its O(O−1) off-diagonal entries Θ_jk (at
+    infinite width on y = 0) and its pNTK entry. ``ranges``: ((x_low, x_high), (y_low,
+    y_high)) shared by every panel (default :func:`entries_ranges` of ``entries``), so that
+    panels, and a widget's frames, compare. Returns the figure. Cost O(N² O²) points.
+    """
+    entries = list(entries)
+    (x_lim, y_lim) = entries_ranges(entries) if ranges is None else ranges
+    fig = fig or plt.figure(figsize=(5.2 * len(entries) + 0.6, 5.4), layout="constrained")
+    axes = fig.subplots(1, len(entries), squeeze=False)[0]
+    for ax, e in zip(axes, entries):
+        o = e.diagonal.shape[1]
+        ax.plot(x_lim, x_lim, color="0.5", lw=1, zorder=0, label="y = Θ∞: where Θ_jj and the pNTK go")
+        ax.axhline(0, color="0.8", lw=1, zorder=0)
+        ax.scatter(np.repeat(e.limit, o * (o - 1)), e.offdiagonal.ravel(), s=2, alpha=0.25, color="tab:orange",
+                   rasterized=True, label=f"off-diagonal blocks Θ_jk, j ≠ k ({o * (o - 1)} per pair; → 0)")
+        ax.scatter(np.repeat(e.limit, o), e.diagonal.ravel(), s=3, alpha=0.4, color="tab:blue", rasterized=True,
+                   label=f"diagonal blocks Θ_jj ({o} per pair)")
+        ax.scatter(e.limit, e.pntk, s=9, marker="x", lw=0.8, color="k", label="pNTK (1 per pair)")
+        err = e.errors
+        ax.set_title(f"width {e.width}, seed {e.seed} — relative errors: diagonal {err['entk_diagonal']:.3f},\n"
+                     f"off-diagonal {err['entk_offdiagonal']:.3f}, pNTK {err['pntk']:.3f}", fontsize=9)
+        ax.set(xlim=x_lim, ylim=y_lim, xlabel="Θ∞(x, x'), closed form", ylabel="entry of the finite network's kernel")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, frameon=False, fontsize=8,
+               markerscale=3)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def distances_to_entk(comparison, *, title: str, fig=None):
+    """Lesson 04, section 4: ‖Θ − pNTK ⊗ I‖ and ‖Θ − Θ∞ ⊗ I‖ against width (log-log, fitted slopes
+    with intervals), and their ratio against width (every seed a dot, the mean a line; also on the
+    diagonal blocks alone). ``comparison``: ``width_limits.DistanceComparison``. Returns the figure."""
+    fig = fig or plt.figure(figsize=(11, 4.4), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    widths = np.asarray(comparison.widths, float)
+    error_vs_width({"eNTK to pNTK ⊗ I": (widths, comparison.entk_vs_pntk),
+                    "eNTK to Θ∞ ⊗ I": (widths, comparison.entk_vs_limit)},
+                   ylabel="distance / ‖Θ∞ ⊗ I‖ (Frobenius)", title="both distances", ax=ax1)
+    for values, label, marker in ((comparison.ratio, "whole kernel", "o"),
+                                  (comparison.diagonal_ratio, "diagonal blocks only", "s")):
+        values = np.asarray(values, float)
+        line = ax2.plot(widths, values.mean(axis=1), marker + "-", ms=5, lw=1, label=f"{label} (mean over seeds)")[0]
+        for s in range(values.shape[1]):
+            ax2.plot(widths, values[:, s], ".", color=line.get_color(), alpha=0.35, ms=4)
+    ax2.axhline(1, color="0.5", ls="--", lw=1, label="ratio 1: equally far")
+    ax2.set(xscale="log", xlabel="width n", ylabel="‖Θ − pNTK ⊗ I‖ / ‖Θ − Θ∞ ⊗ I‖", ylim=(0, None))
+    ax2.set_title("ratio: below 1, the pNTK is closer to the eNTK", fontsize=10)
+    ax2.legend(frameon=False, fontsize=8, loc="lower right")
+    readable_log_axes(ax2, widths)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def accuracy_vs_width(widths, accuracies: dict, limit_accuracy: float, *, title: str, chance: float | None = None,
+                      ax=None):
+    """Test accuracy of kernel regression against width: ``accuracies`` {label: (W, S)} as means with
+    min-max bars over seeds, the infinite-width kernel's accuracy as a dashed line (it has no width),
+    and ``chance`` (e.g. 1/O) as a dotted line. Returns the Axes."""
+    ax = ax or plt.subplots(figsize=(6.4, 4.4), layout="constrained")[1]
+    widths = np.asarray(widths, float)
+    for (label, values), marker in zip(accuracies.items(), "os^vD"):
+        values = np.asarray(values, float)
+        mean = values.mean(axis=1)
+        ax.errorbar(widths, mean, yerr=np.stack([mean - values.min(1), values.max(1) - mean]), fmt=marker + "-",
+                    capsize=3, lw=1, ms=5, label=f"{label} (mean, min-max over seeds)")
+    ax.axhline(limit_accuracy, color="k", ls="--", lw=1, label=f"Θ∞ (infinite width): {limit_accuracy:.3f}")
+    if chance is not None:
+        ax.axhline(chance, color="0.6", ls=":", lw=1, label=f"chance: {chance:.2f}")
+    ax.set(xscale="log", xlabel="width n (every hidden layer)", ylabel="test accuracy", ylim=(0, 1.02))
+    ax.set_title(title, fontsize=10)
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    readable_log_axes(ax, widths)
+    return ax

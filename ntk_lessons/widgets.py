@@ -170,3 +170,58 @@ def explore_training(*, widths: Sequence[int] = (64, 256, 1024),
         parameterization=ipywidgets.ToggleButtons(options=["ntk", "standard"], value=parameterization,
                                                   description="param."),
     )
+
+
+# ---------------------------------------------------------------- lesson 04: infinite width
+
+
+def infinite_width_figure(width: int, seed: int, *, n: int = 20, ranges: tuple | None = None, **model):
+    """Scatter of one mlp's eNTK and pNTK entries against Θ∞ (``plots.entries_vs_limit``) at this width and seed.
+
+    ``n`` digits; ``model``: depth, out_dim, W_std, b_std, ... of ``width_limits.entries_at``
+    (defaults: 2 hidden layers, O = 10, σw = 1, σb = 0.1). ``ranges``: fixed axis ranges (see
+    :func:`infinite_width_ranges`). The title states the setup. Returns ``(figure, entries)``.
+    Cost: one structured eNTK on n inputs.
+    """
+    from . import width_limits
+
+    entries = width_limits.entries_at(width, seed, n=n, **model)
+    setup = (f"N = {n} digits, O = {entries.diagonal.shape[1]}, {model.get('depth', 2)} hidden layers of width {width}\n"
+             f"σw = {model.get('W_std', 1.0)}, σb = {model.get('b_std', 0.1)}, NTK param., float32 (Θ∞ float64)")
+    fig = plots.entries_vs_limit([entries], ranges=ranges, title=f"eNTK and pNTK entries against Θ∞\n{setup}")
+    return fig, entries
+
+
+def infinite_width_ranges(widths: Sequence[int], seed: int = 0, *, n: int = 20, **model) -> tuple:
+    """Axis ranges ((x_low, x_high), (y_low, y_high)) for :func:`infinite_width_figure` that hold every
+    entry at every width in ``widths`` (at ``seed``), so that a widget's frames compare.
+    Cost: len(widths) structured eNTKs on n inputs."""
+    from . import width_limits
+
+    return plots.entries_ranges(width_limits.entries_at(w, seed, n=n, **model) for w in widths)
+
+
+def explore_infinite_width(*, widths: Sequence[int] = (16, 64, 256, 1024, 4096), seeds: int = 5, width: int = 64,
+                           seed: int = 0, n: int = 20, ranges: tuple | None = None, **model):
+    """Sliders for the width (of every hidden layer) and the seed, redrawing :func:`infinite_width_figure`.
+
+    Starts at ``width`` and ``seed`` (pass the setting of the static figure drawn before it);
+    the axes stay fixed (``ranges``, default :func:`infinite_width_ranges` over ``widths``).
+    """
+    import ipywidgets
+    import matplotlib.pyplot as plt
+
+    widths = list(widths)
+    if width not in widths:
+        raise ValueError(f"width={width} must be one of widths={widths}")
+    fixed = infinite_width_ranges(widths, seed, n=n, **model) if ranges is None else ranges
+
+    def draw(width, seed):
+        infinite_width_figure(width, seed, n=n, ranges=fixed, **model)
+        plt.show()
+
+    return ipywidgets.interact(
+        draw,
+        width=ipywidgets.SelectionSlider(options=widths, value=width, description="width"),
+        seed=ipywidgets.IntSlider(value=seed, min=0, max=seeds - 1, description="seed"),
+    )
