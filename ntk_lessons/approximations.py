@@ -127,7 +127,10 @@ def first_logit(apply_fn: Callable, params: Any, x1: Any, x2: Any = None, **kwar
 
 def random_projection(apply_fn: Callable, params: Any, x1: Any, x2: Any = None, *, key: jax.Array,
                       **kwargs) -> jax.Array:
-    """grad(u.f) . grad(u.f'), u uniform on the unit sphere drawn from ``key``, (N1, N2). One backward pass per input."""
+    """grad(u.f) . grad(u.f'), u uniform on the unit sphere drawn from ``key``, (N1, N2).
+
+    One backward pass per input.
+    """
     return compute("random_projection", apply_fn, params, x1, x2, key=key, **kwargs)
 
 
@@ -246,14 +249,18 @@ def regression_agreement(
 
 def _full(theta: Any, name: str) -> jax.Array:
     if not hasattr(theta, "shape") or len(theta.shape) != 4 or theta.shape[2] != theta.shape[3]:
-        raise ValueError(f"{name} must be an eNTK of shape (N1, N2, O, O), got {getattr(theta, 'shape', type(theta).__name__)}")
+        raise ValueError(
+            f"{name} must be an eNTK of shape (N1, N2, O, O), got {getattr(theta, 'shape', type(theta).__name__)}"
+        )
     return jnp.asarray(theta)
 
 
 def _pair(theta: Any, k: Any) -> tuple[np.ndarray, np.ndarray]:
     theta = np.asarray(_full(theta, "theta"), np.float64)
     if not hasattr(k, "shape") or tuple(k.shape) != theta.shape[:2]:
-        raise ValueError(f"k must have shape {theta.shape[:2]} (N1, N2) to match theta, got {getattr(k, 'shape', type(k).__name__)}")
+        raise ValueError(
+            f"k must have shape {theta.shape[:2]} (N1, N2) to match theta, got {getattr(k, 'shape', type(k).__name__)}"
+        )
     k = np.asarray(k, np.float64)
     if not (np.all(np.isfinite(theta)) and np.all(np.isfinite(k))):
         raise ValueError("theta and k must be finite")

@@ -249,7 +249,9 @@ def check(exercise_id: str, answer: Any, **context: Any) -> None:
     if verdict.status == "not attempted":
         reference = evaluate(exercise_id, reference_answer(exercise_id, **context), **context)
         if not reference.passed:
-            raise RuntimeError(f"course bug: the reference solution of {exercise_id} fails its check: {reference.message}")
+            raise RuntimeError(
+                f"course bug: the reference solution of {exercise_id} fails its check: {reference.message}"
+            )
         print(f"{exercise_id} not attempted yet (your answer is None), so the reference solution was checked "
               "instead, and it passes. Write your answer where it says so and re-run the cell.")
         return
@@ -433,7 +435,10 @@ def _judge_array(exercise: Exercise, answer: Any, ctx: Context) -> Verdict:
 
 def _judge_terms(exercise: Exercise, arr: np.ndarray, truth: np.ndarray, ctx: Context, atol: float) -> Verdict | None:
     """If arr = sum_i c_i term_i with some c_i != 1, name those terms and factors; else None."""
-    terms = {name: np.broadcast_to(np.asarray(t, dtype=np.float64), truth.shape) for name, t in exercise.terms(ctx).items()}
+    terms = {
+        name: np.broadcast_to(np.asarray(t, dtype=np.float64), truth.shape)
+        for name, t in exercise.terms(ctx).items()
+    }
     basis = np.stack([t.ravel() for t in terms.values()], axis=1)
     coef, *_ = np.linalg.lstsq(basis, arr.ravel(), rcond=None)
     if not _close(arr.ravel(), basis @ coef, atol):

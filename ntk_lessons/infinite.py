@@ -292,5 +292,7 @@ def _layer_state(nngp: Any, ntk: Any, diag1: Any, diag2: Any) -> tuple[jax.Array
     n1, n2 = nngp.shape
     for name, expected in (("ntk", (n1, n2)), ("diag1", (n1,)), ("diag2", (n2,))):
         if tuple(arrays[name].shape) != expected:
-            raise ValueError(f"{name} must have shape {expected} to match nngp {(n1, n2)}, got {tuple(arrays[name].shape)}")
+            raise ValueError(
+                f"{name} must have shape {expected} to match nngp {(n1, n2)}, got {tuple(arrays[name].shape)}"
+            )
     return tuple(jnp.asarray(a) for a in arrays.values())

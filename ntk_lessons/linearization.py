@@ -51,7 +51,9 @@ def step_change(
     y_train = _checks.batch(y_train, "y_train")
     expected = (x_train.shape[0], theta.shape[-1])
     if y_train.shape != expected:
-        raise ValueError(f"y_train must have shape {expected} (one target per input and output), got {tuple(y_train.shape)}")
+        raise ValueError(
+            f"y_train must have shape {expected} (one target per input and output), got {tuple(y_train.shape)}"
+        )
     residual = apply_fn(params, x_train) - y_train  # dL/df, (N, O)
     predicted = -lr * jnp.einsum("mnjk,nk->mj", theta, residual)
     new_params = gd_step(apply_fn, params, x_train, y_train, lr)

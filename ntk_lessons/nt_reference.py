@@ -105,7 +105,8 @@ def digits_conv_net(
     pooling: str = "flatten",
     filter_size: int = 3,
 ) -> tuple[Any, Any, Any]:
-    """A stax convolutional network for the 8 x 8 digits: (Conv, Relu) per entry of ``channels``, then pooling, then Dense.
+    """A stax convolutional network for the 8 x 8 digits: (Conv, Relu) per entry of ``channels``,
+    then pooling, then Dense.
 
     Every Conv is ``stax.Conv(c, (filter_size, filter_size), padding="SAME", W_std, b_std)``
     in NTK parameterisation; ``pooling`` is "flatten" (``stax.Flatten``: the readout sees

@@ -145,7 +145,9 @@ def as_flat_kernel(
     matrix = blocks.to_matrix(arr, "sample") if full else arr
     if symmetric:
         if arr.shape[0] != arr.shape[1]:
-            raise ValueError(f"{name} must be square (a kernel between the training inputs), got shape {tuple(arr.shape)}")
+            raise ValueError(
+                f"{name} must be square (a kernel between the training inputs), got shape {tuple(arr.shape)}"
+            )
         asymmetry, scale = _asymmetry(matrix)
         if float(asymmetry) > SYMMETRY_RTOL * float(scale):
             raise ValueError(
@@ -347,12 +349,15 @@ def _class_indices(labels: Any, shape: tuple[int, int]) -> jax.Array:
     arr = labels if isinstance(labels, (jax.Array, np.ndarray)) else np.asarray(labels)
     real = jnp.issubdtype(arr.dtype, jnp.floating) or jnp.issubdtype(arr.dtype, jnp.integer) or arr.dtype == bool
     if not real:
-        raise TypeError(f"labels must hold class indices or one-hot rows (integers, booleans or floats), got dtype {arr.dtype}")
+        raise TypeError(
+            f"labels must hold class indices or one-hot rows (integers, booleans or floats), got dtype {arr.dtype}"
+        )
     if arr.ndim == 2:
         onehot = as_outputs(arr if jnp.issubdtype(arr.dtype, jnp.floating) else arr.astype(jnp.float32), "labels")
         if onehot.shape != (m, out_dim):
             raise ValueError(
-                f"labels given as one-hot rows must have shape {(m, out_dim)} like predictions, got {tuple(onehot.shape)}"
+                f"labels given as one-hot rows must have shape {(m, out_dim)} like predictions, "
+                f"got {tuple(onehot.shape)}"
             )
         return jnp.argmax(onehot, axis=1)
     if arr.ndim != 1:
@@ -363,5 +368,7 @@ def _class_indices(labels: Any, shape: tuple[int, int]) -> jax.Array:
         raise ValueError(f"labels has length {arr.shape[0]} but predictions has {m} rows; one label per test point")
     low, high = int(arr.min()), int(arr.max())
     if low < 0 or high >= out_dim:
-        raise ValueError(f"labels must be class indices in [0, {out_dim}) (O={out_dim} outputs), got values from {low} to {high}")
+        raise ValueError(
+            f"labels must be class indices in [0, {out_dim}) (O={out_dim} outputs), got values from {low} to {high}"
+        )
     return jnp.asarray(arr)

@@ -110,4 +110,5 @@ class LessonClock:
             f"the lesson took {spent:.0f} s, more than {factor:g} x the stated {stated:.0f} s + {slack_seconds:.0f} s: "
             "measure it again and update the statement at the top and in this cell")
         assert memory is None or memory <= memory_gb, (
-            f"peak memory {memory:.2f} GB exceeds the stated {memory_gb:g} GB: update the statement at the top and here")
+            f"peak memory {memory:.2f} GB exceeds the stated {memory_gb:g} GB: "
+            "update the statement at the top and here")

@@ -44,8 +44,8 @@ class Theory:
 THEORY: dict[tuple[str, str], Theory] = {
     ("entk", "structured"): Theory("N O P (O backward passes per input) + N^2 O^2 sum n_l",
                                    "N^2 O^2 + N O sum n_l", {"N": (2, 2), "O": (2, 2)}),
-    ("entk", "jacobian"): Theory("N O P (O backward passes per input) + N^2 O^2 P", "N O P + N^2 O^2 (slope 1 while N O < P)",
-                                 {"N": (2, 2), "O": (2, 2)}),
+    ("entk", "jacobian"): Theory("N O P (O backward passes per input) + N^2 O^2 P",
+                                 "N O P + N^2 O^2 (slope 1 while N O < P)", {"N": (2, 2), "O": (2, 2)}),
     ("entk", "ntk_vp"): Theory("N^2 O P (N O jvps over N inputs)", "N^2 O^2 + B (P + N sum n_l)",
                                {"N": (2, 2), "O": (1, 2)}),
     ("pntk", "structured"): Theory("N P + N^2 sum n_l (one backward pass per input)",
@@ -248,7 +248,9 @@ def fit_exponents(records: Sequence[CostRecord], along: str) -> list[ExponentFit
             raise ValueError(f"records for {kernel}/{method} vary {other} as well as {along}; fit one sweep at a time")
         sizes = [getattr(r, along) for r in group]
         if len(set(sizes)) < 2:
-            raise ValueError(f"records for {kernel}/{method} need at least two values of {along}, got {sorted(set(sizes))}")
+            raise ValueError(
+                f"records for {kernel}/{method} need at least two values of {along}, got {sorted(set(sizes))}"
+            )
         peaks = [r.peak_bytes for r in group]
         theory = THEORY[(kernel, method)]
         theory_time, theory_memory = theory.exponents[along]
@@ -316,8 +318,8 @@ def dataset_costs(flops_per_second: float | None = None,
     """:func:`full_kernel_cost` for each dataset (default :data:`DATASETS`: CIFAR-10 and ImageNet).
 
     ``flops_per_second``: None measures it with ``timing.cholesky_flop_rate()`` (float32;
-    a float64 solve runs at about half that rate; well under a second). Returns {name: FullKernelCost}. Cost O(len(datasets)) after the
-    measurement.
+    a float64 solve runs at about half that rate; well under a second). Returns {name: FullKernelCost}.
+    Cost O(len(datasets)) after the measurement.
     """
     datasets = DATASETS if datasets is None else datasets
     if not isinstance(datasets, dict) or not datasets:

@@ -39,7 +39,9 @@ def _entk_by_jacobian(c):
 def _entk_shapes(c):
     n1, n2, o = len(c.x1), len(c.x2), c.apply_fn(c.params, c.x1[:1]).shape[1]
     return {
-        (n1, n2): "an (N1, N2) array has lost the logit axes: contract over the parameter axis p only, keeping j and k.",
+        (n1, n2): (
+            "an (N1, N2) array has lost the logit axes: contract over the parameter axis p only, keeping j and k."
+        ),
         (o, o): "an (O, O) array has lost the input axes: keep n and m, contract over the parameter axis p only.",
     }
 
@@ -174,7 +176,9 @@ def _readout_constants(c):
 def _readout_shapes(c):
     n, o = c.apply_fn.spec.hidden_widths[-1], c.apply_fn.spec.out_dim
     return {
-        (n, n): "an (n, n) matrix pairs hidden units; the readout scalar pairs inputs: φ(x)·φ(x') sums over the n units.",
+        (n, n): (
+            "an (n, n) matrix pairs hidden units; the readout scalar pairs inputs: φ(x)·φ(x') sums over the n units."
+        ),
         (len(c.x), len(c.x), o, o): "that is the whole readout term; the exercise asks for the scalar in front of I_O.",
     }
 
@@ -206,9 +210,13 @@ def _judge_architecture(answer, c, exercise: Exercise) -> Verdict:
     init_fn, apply_fn = answer
     spec = apply_fn.spec
     if spec.out_dim < 2:
-        return exercise.wrong("values", "use O > 1 outputs: with one output there are no off-diagonal entries to speak of.")
+        return exercise.wrong(
+            "values", "use O > 1 outputs: with one output there are no off-diagonal entries to speak of."
+        )
     if spec.W_std <= 0:
-        return exercise.wrong("values", "use σ_w > 0: with σ_w = 0 every weight is switched off, which is true but trivial.")
+        return exercise.wrong(
+            "values", "use σ_w > 0: with σ_w = 0 every weight is switched off, which is true but trivial."
+        )
     shares = []
     for seed in (5, 6):  # two draws of the weights: "for every draw", not by luck
         _, params = init_fn(jax.random.PRNGKey(seed), np.shape(c.x))

@@ -21,7 +21,8 @@ def _kron_gap(c):
 
 def _kron_gap_truth(c):
     theta = np.asarray(c.theta)
-    return theta - np.einsum("nm,jk->nmjk", np.asarray(c.k), np.eye(theta.shape[-1]))  # the Kronecker product, entry by entry
+    # the Kronecker product, entry by entry
+    return theta - np.einsum("nm,jk->nmjk", np.asarray(c.k), np.eye(theta.shape[-1]))
 
 
 exercises.register(Exercise(

@@ -192,7 +192,9 @@ def _validated_data(apply_fn, params, x, y, x_name, y_name, loss, *, like=None):
     n, out_dim = _checks.output_shape(apply_fn, params, x, x_name)
     y = _checks.batch(y, y_name)
     if y.shape != (n, out_dim):
-        raise ValueError(f"{y_name} must have shape {(n, out_dim)} (one target per input and output), got {tuple(y.shape)}")
+        raise ValueError(
+            f"{y_name} must have shape {(n, out_dim)} (one target per input and output), got {tuple(y.shape)}"
+        )
     if y.dtype != x.dtype:
         raise TypeError(f"{y_name} has dtype {y.dtype} but {x_name} has {x.dtype}; use one dtype")
     if loss == "cross_entropy" and not (
@@ -232,7 +234,9 @@ def _checked_state(optimizer: str, state, params):
         raise TypeError("optimizer_state must be an AdamState from TrainingResult.optimizer_states, for these params")
     for a, b in zip(jax.tree_util.tree_leaves(state), jax.tree_util.tree_leaves(fresh)):
         if a.shape != b.shape or a.dtype != b.dtype:
-            raise ValueError(f"optimizer_state has a leaf of shape {a.shape} / {a.dtype}, expected {b.shape} / {b.dtype}")
+            raise ValueError(
+                f"optimizer_state has a leaf of shape {a.shape} / {a.dtype}, expected {b.shape} / {b.dtype}"
+            )
     return _copy_tree(state)
 
 
@@ -326,7 +330,9 @@ def train(
             batch_size = None
     checkpoint_steps = _step_list(checkpoint_steps, "checkpoint_steps", start_step, steps)
     output_steps = _step_list(output_steps, "output_steps", start_step, steps)
-    record_steps = sorted({start_step, steps, *range(-(-start_step // record_every) * record_every, steps + 1, record_every)})
+    record_steps = sorted(
+        {start_step, steps, *range(-(-start_step // record_every) * record_every, steps + 1, record_every)}
+    )
 
     config = _Config(apply_fn, loss, optimizer, n_train, batch_size, b1, b2, eps)
     params = _copy_tree(params)
@@ -346,7 +352,9 @@ def train(
             length = boundary - current
             blocks, singles = divmod(length, SCAN_BLOCK)
             for scan_length in [SCAN_BLOCK] * blocks + [1] * singles:
-                params, state, step = _advance(config, scan_length, params, state, step, lr_array, key, x_train, y_train)
+                params, state, step = _advance(
+                    config, scan_length, params, state, step, lr_array, key, x_train, y_train
+                )
             current = boundary
             if boundary in checkpoint_steps:
                 checkpoints[boundary], states[boundary] = params, state

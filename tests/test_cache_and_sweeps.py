@@ -81,7 +81,9 @@ def test_sweep_records_are_reproducible_and_tidy(cache_dir):
     assert a == b
     assert {r["metric"] for r in a} >= {"total", "diagonal", "offdiagonal", "lambda_max_rel_error", "cond_entk",
                                          "argmax_agreement", "accuracy_entk"}
-    assert set(a[0]) == {"regime", "parameterization", "fixed_width", "width", "seed", "approximation", "metric", "value"}
+    assert set(a[0]) == {
+        "regime", "parameterization", "fixed_width", "width", "seed", "approximation", "metric", "value"
+    }
 
 
 def test_fit_power_law_recovers_a_known_exponent_with_an_interval_that_covers_it():

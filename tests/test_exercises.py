@@ -146,7 +146,10 @@ def test_right_numbers_in_another_layout_are_recognised(contexts):
 
 def test_a_transpose_is_named(contexts):
     theta = np.asarray(reference(contexts, "01.entk_by_jacobian"))
-    wrong(contexts, "01.entk_by_jacobian", theta.transpose(0, 1, 3, 2), "transpose", "(n, m, k, j)", "asks for (n, m, j, k)")
+    wrong(
+        contexts, "01.entk_by_jacobian", theta.transpose(0, 1, 3, 2), "transpose",
+        "(n, m, k, j)", "asks for (n, m, j, k)",
+    )
 
 
 # ----------------------------------------------------------------------------- structure vs constants
@@ -177,7 +180,10 @@ def test_missing_and_mis_squared_bias_terms_are_named(contexts):
     right = np.asarray(reference(contexts, "02.readout_scalar"))
     b = contexts["02.readout_scalar"]["apply_fn"].spec.b_std
     wrong(contexts, "02.readout_scalar", right - b**2, "constant", "the term σ_b² is missing")
-    wrong(contexts, "02.readout_scalar", right - b**2 + b, "constant", "the term σ_b² is 5 times", "a factor σ_b is missing")
+    wrong(
+        contexts, "02.readout_scalar", right - b**2 + b, "constant",
+        "the term σ_b² is 5 times", "a factor σ_b is missing",
+    )
 
 
 def test_sigma_w_instead_of_its_square(contexts):
@@ -218,7 +224,9 @@ def test_architecture_exercise_messages(contexts):
           "off-diagonal share", "never makes it exactly zero")
     wrong(contexts, "02.no_offdiagonal_architecture", models.mlp([], 1), "values", "O > 1")
     wrong(contexts, "02.no_offdiagonal_architecture", models.mlp([], O, W_std=0.0), "values", "σ_w > 0")
-    wrong(contexts, "02.no_offdiagonal_architecture", jax.numpy.ones(3), "type", "expected the pair (init_fn, apply_fn)")
+    wrong(
+        contexts, "02.no_offdiagonal_architecture", jax.numpy.ones(3), "type", "expected the pair (init_fn, apply_fn)"
+    )
     assert verdict(contexts, "02.no_offdiagonal_architecture", models.mlp([], 5, W_std=2.0)).passed
 
 

@@ -76,7 +76,11 @@ def test_relu_with_variance_preserving_scale_has_ntk_diagonal_depth_plus_one():
 ])
 def test_closed_form_expectations_match_monte_carlo(expectations, phi, dphi):
     rng = np.random.default_rng(0)
-    covs = [np.array([[1.0, 0.3], [0.3, 2.0]]), np.array([[0.5, -0.45], [-0.45, 0.6]]), np.array([[1.5, 1.5], [1.5, 1.5]])]
+    covs = [
+        np.array([[1.0, 0.3], [0.3, 2.0]]),
+        np.array([[0.5, -0.45], [-0.45, 0.6]]),
+        np.array([[1.5, 1.5], [1.5, 1.5]]),
+    ]
     for cov in covs:
         u, v = rng.multivariate_normal([0.0, 0.0], cov, size=400_000, method="eigh").T
         e_phi, e_dphi = expectations(cov[0, 1], cov[0, 0], cov[1, 1])

@@ -26,7 +26,9 @@ def test_standard_forward_by_hand_and_init_scale():
         ntk_params, x), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("widths, activation, b_std", [((16, 8), "relu", 0.1), ((8,), "erf", None), ((6, 5, 4), "relu", 0.0)])
+@pytest.mark.parametrize(
+    "widths, activation, b_std", [((16, 8), "relu", 0.1), ((8,), "erf", None), ((6, 5, 4), "relu", 0.0)]
+)
 def test_structured_kernels_match_autodiff_in_standard_parameterisation(widths, activation, b_std):
     apply_fn, params = make_mlp(widths, 3, 5, W_std=1.3, b_std=b_std, activation=activation,
                                 parameterization="standard")

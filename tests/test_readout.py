@@ -8,7 +8,9 @@ from ntk_lessons import kernels, readout, structured
 from conftest import make_inputs, make_mlp, max_rel_err
 
 
-@pytest.mark.parametrize("widths, activation, b_std", [((12,), "relu", 0.2), ((10, 7), "erf", 0.0), ((8, 9, 6), "relu", None)])
+@pytest.mark.parametrize(
+    "widths, activation, b_std", [((12,), "relu", 0.2), ((10, 7), "erf", 0.0), ((8, 9, 6), "relu", None)]
+)
 def test_readout_plus_body_is_the_entk(widths, activation, b_std):
     apply_fn, params = make_mlp(widths, 4, 5, activation=activation, b_std=b_std, W_std=1.5)
     x1, x2 = make_inputs(5, 5, seed=2), make_inputs(4, 5, seed=3)

@@ -65,7 +65,8 @@ def test_notebook_conventions(nb):
     assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", nb.name)
     assert f"colab.research.google.com/github/{repo}/blob/main/notebooks/{nb.name}" in src[0]
     assert cells[1]["cell_type"] == "code" and "jax[cpu]==0.5.3" in src[1] and "import jax\n" not in src[1]
-    assert src[1] == "".join(json.loads(NOTEBOOKS[0].read_text())["cells"][1]["source"]), "install cells must be identical"
+    first_install_cell = "".join(json.loads(NOTEBOOKS[0].read_text())["cells"][1]["source"])
+    assert src[1] == first_install_cell, "install cells must be identical"
     assert f"https://github.com/{repo}" in src[1]
     assert all(not c.get("outputs") and not c.get("execution_count") for c in cells if c["cell_type"] == "code"), \
         "committed notebooks carry no outputs (make notebooks writes executed copies to build/)"
@@ -120,7 +121,9 @@ def test_the_top_states_what_the_lesson_needs_and_the_last_cell_checks_it(nb):
     seconds = lambda n, u: int(n) * (60 if u.startswith("minute") else 1)  # noqa: E731
     full, quick = seconds(*times.group(1, 2)), seconds(*times.group(3, 4))
     uses_x64 = any('jax.config.update("jax_enable_x64", True)' in s for s in src)
-    assert ("float64" in needs) == uses_x64 and ("float32" in needs or uses_x64), "the stated precision matches the code"
+    assert ("float64" in needs) == uses_x64 and ("float32" in needs or uses_x64), (
+        "the stated precision matches the code"
+    )
     assert "clock = runtime.LessonClock()" in src[2], "the clock starts in the import cell"
     last = src[-1]
     assert last.lstrip().startswith("# Check"), "the last cell is the check of the stated needs"
