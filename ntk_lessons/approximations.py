@@ -102,12 +102,12 @@ def compute(
                          what=f"approximations.{name} on {inputs.x1.shape[0]} x {inputs.n2} inputs")
     if name == "mean_trace":
         if method == "structured":
-            return structured.mean_trace_kernel(inputs.spec, params, inputs.x1, inputs.x2)
-        return _mean_trace_jacobian(apply_fn, params, inputs.x1, inputs.x2)
+            return structured.mean_trace_kernel(inputs.spec, inputs.params, inputs.x1, inputs.x2)
+        return _mean_trace_jacobian(apply_fn, inputs.params, inputs.x1, inputs.x2)
     u = direction(name, o, key=key, dtype=inputs.x1.dtype)
     if method == "structured":
-        return structured.projected_kernel(inputs.spec, params, inputs.x1, inputs.x2, u)
-    return _projected_jacobian(apply_fn, params, inputs.x1, inputs.x2, u)
+        return structured.projected_kernel(inputs.spec, inputs.params, inputs.x1, inputs.x2, u)
+    return _projected_jacobian(apply_fn, inputs.params, inputs.x1, inputs.x2, u)
 
 
 def pntk(apply_fn: Callable, params: Any, x1: Any, x2: Any = None, **kwargs) -> jax.Array:

@@ -62,8 +62,8 @@ def _mlp_args(apply_fn: Callable, params: Any, x1: Any, x2: Any):
 
 
 def _unpack(inputs: kernels.KernelInputs):
-    """(spec, x1, x2) with x2 = x1 filled in."""
-    return inputs.spec, inputs.x1, inputs.x1 if inputs.x2 is None else inputs.x2
+    """(spec, params in x1's dtype, x1, x2) with x2 = x1 filled in."""
+    return inputs.spec, inputs.params, inputs.x1, inputs.x1 if inputs.x2 is None else inputs.x2
 
 
 def decompose(
@@ -76,14 +76,14 @@ def decompose(
     """
     inputs = _mlp_args(apply_fn, params, x1, x2)
     kernels.guard_memory(inputs, "structured", what="readout.decompose", memory_budget=memory_budget)
-    readout_scalar, body = structured.readout_and_body(inputs.spec, params, inputs.x1, inputs.x2)
+    readout_scalar, body = structured.readout_and_body(inputs.spec, inputs.params, inputs.x1, inputs.x2)
     return Decomposition(readout_scalar=readout_scalar, body=body)
 
 
 def features(apply_fn: Callable, params: Any, x: Any) -> jax.Array:
     """phi(x), the last hidden layer of an mlp: (N, d) -> (N, n_L). Cost O(N P)."""
     inputs = _mlp_args(apply_fn, params, x, None)
-    return models.forward(inputs.spec, params, inputs.x1)[-2]
+    return models.forward(inputs.spec, inputs.params, inputs.x1)[-2]
 
 
 def body_from_feature_jacobian(
@@ -97,7 +97,7 @@ def body_from_feature_jacobian(
     for small teaching examples and as an independent check of :func:`decompose`.
     Cost O(N1 N2 n^2 P'), memory O(N1 N2 n^2 + (N1 + N2) n P').
     """
-    spec, x1, x2 = _unpack(_mlp_args(apply_fn, params, x1, x2))
+    spec, params, x1, x2 = _unpack(_mlp_args(apply_fn, params, x1, x2))
     n = spec.hidden_widths[-1]
     body_params, readout_params = params[:-1], params[-1]
     n_body = models.parameter_count(body_params)
@@ -121,7 +121,7 @@ def readout_term_by_jacobian(apply_fn: Callable, params: Any, x1: Any, x2: Any =
     An independent computation of :attr:`Decomposition.readout` (generic autodiff, no
     formula), for checking it. Cost O((N1 + N2) O^2 n) memory, O(N1 N2 O^2 n) time.
     """
-    _, x1, x2 = _unpack(_mlp_args(apply_fn, params, x1, x2))
+    _, params, x1, x2 = _unpack(_mlp_args(apply_fn, params, x1, x2))
 
     def jac(x):
         return jax.jacrev(lambda top: apply_fn([*params[:-1], top], x))(params[-1])  # leaves (N, O, *leaf)

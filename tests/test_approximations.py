@@ -103,3 +103,12 @@ def test_regression_agreement_is_perfect_for_the_same_kernel():
 def test_bad_inputs(call, err, match):
     with pytest.raises(err, match=match):
         call()
+
+
+def test_params_in_another_dtype_are_cast_to_the_inputs_dtype():
+    apply_fn, params = make_mlp((6,), 3, 4)  # float64 params
+    x = np.asarray(make_inputs(3, 4), dtype=np.float32)
+    for name in NAMES:
+        for method in ("structured", "jacobian"):
+            k = approximations.compute(name, apply_fn, params, x, key=jax.random.PRNGKey(0), method=method)
+            assert k.dtype == np.float32, (name, method)

@@ -4,11 +4,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_infinite import awkward_inputs
 
 from ntk_lessons import data, infinite, kernels, models, nt_reference
 
 from conftest import TOL, cast, max_rel_err
-from test_infinite import awkward_inputs
 
 pytestmark = pytest.mark.neural_tangents
 
