@@ -12,7 +12,9 @@ NBVAL_TIMEOUT ?= 900
 # Jupyter refuses to run as root unless told to (containers, CI machines).
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab notebooks test test-unit test-notebooks test-newest-jax lock clean
+SITE   ?= build/site
+
+.PHONY: setup lab notebooks test test-unit test-notebooks test-newest-jax test-notebooks-newest-jax lint site site-test readme-figures lock clean
 
 setup: $(STAMP)
 
@@ -41,18 +43,47 @@ notebooks: $(STAMP)
 		--output-dir build/notebooks notebooks/*.ipynb
 	@echo "executed notebooks are in build/notebooks/"
 
-## The whole test suite: unit tests + every notebook under nbval (quick mode).
+## The whole test suite: unit tests + every notebook (quick mode) under nbval and run twice in one kernel.
 test: test-unit test-notebooks
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -m "not notebooks and not site" tests
 
+## Each notebook in a fresh kernel ("Restart & run all", nbval), then twice in one kernel (tests/test_notebooks_rerun.py).
 test-notebooks: $(STAMP)
 	NTK_LESSONS_QUICK=$(TEST_QUICK) $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=$(NBVAL_TIMEOUT) notebooks
+	NBVAL_TIMEOUT=$(NBVAL_TIMEOUT) $(BIN)/python -m pytest -m notebooks tests
 
 ## The package core's unit tests on the newest jax, without neural-tangents.
 test-newest-jax: $(STAMP_NEWEST)
-	$(VENV_NEWEST)/bin/python -m pytest -m "not neural_tangents" tests
+	$(VENV_NEWEST)/bin/python -m pytest -m "not neural_tangents and not notebooks and not site" tests
+
+## Every notebook under nbval on the newest jax, without neural-tangents (its cross-check cells print one skip line).
+## Its own sweep cache: these sweeps must run on the newest jax, not be read from the pinned run's cache.
+test-notebooks-newest-jax: $(STAMP_NEWEST)
+	NTK_LESSONS_QUICK=$(TEST_QUICK) NTK_LESSONS_CACHE_DIR=$(CURDIR)/build/cache-newest-jax \
+		$(VENV_NEWEST)/bin/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NBVAL_TIMEOUT) notebooks
+
+## The course as static HTML in build/site/ (index with the lesson map + one page per lesson), from `make notebooks`.
+site: notebooks
+	$(BIN)/python tools/build_site.py build/notebooks --out $(SITE)
+
+## Open the built site in headless Chromium with the network off: no console errors, every figure, math typeset.
+## Installs Chromium + chromedriver (Debian packages) where missing and run as root; screenshots in $(SITE)/screenshots/.
+site-test: $(STAMP)
+	test -f $(SITE)/index.html || $(MAKE) site
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } || \
+		echo "site-test: no Chromium/chromedriver (apt-get install chromium chromium-driver): the browser test will be skipped"
+	NTK_LESSONS_SITE=$(SITE) $(BIN)/python -m pytest -m site tests/test_site.py
+
+## The README's lesson-map figures, docs/figures/LL.png, from the executed notebooks (commit them).
+readme-figures: notebooks
+	$(BIN)/python tools/lesson_map.py build/notebooks --figures docs/figures
+
+## Lint the package and the tests (ruff; rules in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check ntk_lessons tests
 
 ## Re-resolve the pinned environment and rewrite requirements/lock.txt.
 lock:

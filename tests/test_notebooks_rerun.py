@@ -1,0 +1,100 @@
+"""Notebooks as students run them: top to bottom twice in ONE kernel (quick mode).
+
+Students re-run cells, and whole notebooks, without restarting. Each notebook is executed
+with nbclient, then every cell again in the same kernel; no cell may fail in either run,
+and the printed output (stdout and the value shown) of every check cell ("# Check ...")
+must be the same in both runs: checked numbers are reproducible, and re-running a cell
+never sees state that a later cell left behind. ``make test-notebooks`` also runs each
+notebook once in a fresh kernel under nbval ("Restart & run all").
+
+Wall-clock and process-memory measurements differ between runs by nature, so lines
+reporting them (a number of seconds, a speed-up, the lesson clock's cell) are left out of
+the comparison. Sweeps cache their points in a temporary ``$NTK_LESSONS_CACHE_DIR``: CI
+never reads a user's cache, and the second run must find every point there (no cache file
+is written again).
+"""
+
+import copy
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+pytestmark = [pytest.mark.notebooks, pytest.mark.neural_tangents]  # the notebooks compare with neural-tangents
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+CELL_TIMEOUT = int(os.environ.get("NBVAL_TIMEOUT", "900"))
+# A line that reports a wall-clock time or a speed measured from one: a number with a unit of time, or the words.
+TIMING_LINE = re.compile(r"\d\s*(s|ms|µs|us|seconds?|minutes?|min)\b|seconds|speed-?up|\bfaster\b", re.IGNORECASE)
+
+
+def is_check_cell(cell) -> bool:
+    return cell.cell_type == "code" and cell.source.lstrip().startswith("# Check")
+
+
+def checked_output(cell) -> list[str]:
+    """What a check cell printed (stdout) and the value it showed, without timing lines; stderr (tqdm) left out."""
+    if "clock.check_stated" in cell.source:  # the lesson clock reports this process's time and memory
+        return []
+    text = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream" and output.name == "stdout":
+            text.append(output.text)
+        elif output.output_type == "execute_result":
+            text.append(output.get("data", {}).get("text/plain", ""))
+    lines = "".join(text).splitlines()
+    return [line for line in lines if not TIMING_LINE.search(line)]
+
+
+def cache_files(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every cache entry: name -> (size, modification time in ns)."""
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*.json")} if folder.exists() else {}
+
+
+def run_all(client, nb, run: int, name: str) -> list:
+    """Execute every code cell of a fresh copy of the notebook's cells in the client's kernel; return them."""
+    cells = copy.deepcopy(nb.cells)
+    client.nb.cells = cells
+    for index, cell in enumerate(cells):
+        if cell.cell_type != "code":
+            continue
+        try:
+            client.execute_cell(cell, index)
+        except nbclient.exceptions.CellExecutionError as err:
+            pytest.fail(f"{name}, run {run} in the same kernel: cell {index} failed:\n{err}")
+    return cells
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_twice_in_one_kernel_with_identical_checks(path, tmp_path, monkeypatch):
+    cache_dir = tmp_path / "cache"
+    monkeypatch.setenv("NTK_LESSONS_QUICK", "1")
+    monkeypatch.setenv("NTK_LESSONS_CACHE_DIR", str(cache_dir))  # the kernel inherits this environment
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        copy.deepcopy(nb), timeout=CELL_TIMEOUT, kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    with client.setup_kernel():
+        first = run_all(client, nb, 1, path.name)
+        cached = cache_files(cache_dir)
+        second = run_all(client, nb, 2, path.name)
+    assert cache_files(cache_dir) == cached, "the second run recomputed (rewrote) cached sweep points"
+    checks = [index for index, cell in enumerate(first) if is_check_cell(cell)]
+    assert checks, f"{path.name} has no check cells"
+    for index in checks:
+        assert checked_output(second[index]) == checked_output(first[index]), \
+            f"{path.name}: check cell {index} printed something else when run again in the same kernel"
+
+
+def test_timing_lines_are_recognised():
+    assert TIMING_LINE.search("this lesson computed for 41 s in quick mode")
+    assert TIMING_LINE.search("seconds per candidate: pNTK 0.012")
+    assert TIMING_LINE.search("speed-up over retraining 12x")
+    assert not TIMING_LINE.search("max relative difference: 3.1e-16")
+    assert not TIMING_LINE.search("total error: slope -0.498, 95% interval [-0.55, -0.44]")
