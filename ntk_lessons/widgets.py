@@ -93,8 +93,8 @@ def pntk_gap_figure(width: int, seed: int, *, regime: str = "all_wide", paramete
     errors = approximations.block_errors(theta, k)
     layers = experiments.hidden_widths(regime, width, 2, fw)
     fig = plots.approximation_gap(theta, k, title=(
-        f"{parameterization} parameterisation, hidden widths {layers}, seed {seed}, N={n} digits, O={out_dim}, {dtype}: "
-        f"‖Θ − pNTK⊗I‖/‖Θ‖ = {errors['total']:.3f} (diagonal {errors['diagonal']:.3f}, "
+        f"{parameterization} parameterisation, hidden widths {layers}, seed {seed}, N={n} digits, O={out_dim}, "
+        f"{dtype}: ‖Θ − pNTK⊗I‖/‖Θ‖ = {errors['total']:.3f} (diagonal {errors['diagonal']:.3f}, "
         f"off-diagonal {errors['offdiagonal']:.3f})"))
     return fig, errors
 
@@ -186,7 +186,8 @@ def infinite_width_figure(width: int, seed: int, *, n: int = 20, ranges: tuple |
     from . import width_limits
 
     entries = width_limits.entries_at(width, seed, n=n, **model)
-    setup = (f"N = {n} digits, O = {entries.diagonal.shape[1]}, {model.get('depth', 2)} hidden layers of width {width}\n"
+    setup = (f"N = {n} digits, O = {entries.diagonal.shape[1]}, "
+             f"{model.get('depth', 2)} hidden layers of width {width}\n"
              f"σw = {model.get('W_std', 1.0)}, σb = {model.get('b_std', 0.1)}, NTK param., float32 (Θ∞ float64)")
     fig = plots.entries_vs_limit([entries], ranges=ranges, title=f"eNTK and pNTK entries against Θ∞\n{setup}")
     return fig, entries
