@@ -44,10 +44,24 @@ def backprop_deltas(
     backward pass per input. With ``directions`` U (O, K) the K projected outputs f @ U are
     backpropagated: deltas (N, K, n_l). Cost O(N O P), or O(N K P).
     """
+    inputs, columns = backprop_columns(spec, params, x, sum_logits, directions)
+    n = x.shape[0]
+    return inputs, [c.reshape(c.shape[0], n, -1).transpose(1, 2, 0) for c in columns]
+
+
+def backprop_columns(
+    spec: MLPSpec, params: list, x: jax.Array, sum_logits: bool = False, directions: jax.Array | None = None
+) -> tuple[list[jax.Array], list[jax.Array]]:
+    """:func:`backprop_deltas` with each delta laid out as columns: ``D_l`` (n_l, N K), K = O, 1 or U's columns.
+
+    ``D_l[:, n K + j]`` is ``deltas[l][n, j, :]``. The backward pass runs in this layout
+    (``g_{l-1} = c W_l @ D_l``), so the eNTK's per-layer products ``D_l(x1)^T D_l(x2)`` need
+    no transposed copy of a delta. Cost O(N K P), memory O(N K sum_l n_l).
+    """
     layers = check_params(spec, params)
     values = forward(spec, params, x)
     inputs = [values[2 * l] for l in range(len(layers))]
-    deltas: list[jax.Array] = []
+    n = x.shape[0]
     # Start from the readout: d f / d a_L = c_L * W_L^T, the same for every input.
     # For the summed output, its readout weights are w_bar = sum_j w_j / sqrt(O).
     W = layers[-1][0]
@@ -55,15 +69,17 @@ def backprop_deltas(
         W_out = W @ directions
     else:
         W_out = W.sum(axis=1, keepdims=True) / math.sqrt(W.shape[1]) if sum_logits else W
-    g = jnp.broadcast_to(spec.weight_scale(W.shape[0]) * W_out.T, (x.shape[0], *W_out.T.shape))
+    k = W_out.shape[1]
+    g = jnp.broadcast_to(spec.weight_scale(W.shape[0]) * W_out[:, None, :], (W.shape[0], n, k))  # (n_L, N, K)
+    columns: list[jax.Array] = []
     for l in range(len(layers) - 2, -1, -1):
-        h = values[2 * l + 1]
-        delta = g * activation_derivative(spec, h)[:, None, :]
-        deltas.append(delta)
+        h = values[2 * l + 1]  # (N, n_l)
+        delta = (g * activation_derivative(spec, h).T[:, :, None]).reshape(h.shape[1], n * k)
+        columns.append(delta)
         if l > 0:
-            W = layers[l][0]
-            g = spec.weight_scale(W.shape[0]) * (delta @ W.T)
-    return inputs, deltas[::-1]
+            W = layers[l][0]  # (n_{l-1}, n_l)
+            g = (spec.weight_scale(W.shape[0]) * (W @ delta)).reshape(W.shape[0], n, k)
+    return inputs, columns[::-1]
 
 
 def input_gram(spec: MLPSpec, a1: jax.Array, a2: jax.Array) -> jax.Array:
@@ -97,29 +113,33 @@ def row_chunks(n1: int, n_hidden: int) -> int:
     return max(1, min(n1, 2 * n_hidden))
 
 
-def _kernel_sum(grams: list, del1: list, del2: list, o: int, include_readout: bool) -> jax.Array:
+def _kernel_sum(grams: list, cols1: list | None, cols2: list, o: int, include_readout: bool) -> jax.Array:
     """sum_l (G_l ⊗ 1_{OxO}) ∘ (delta_l delta_l^T) [+ readout G ⊗ I_O], assembled in (N1, N2, O, O).
 
-    ``grams``: the L + 1 input Grams (N1, N2), readout last; ``del1``/``del2``: the L
-    hidden layers' deltas (N, o, n_l). The sum is computed :func:`row_chunks` rows of x1 at
-    a time inside one compiled loop that writes each block of rows into the output in
-    place, so only one block's per-layer products are alive at once. Rows of a last,
-    shorter block are recomputed from a block that ends at N1 (same values). Cost
-    O(N1 N2 o^2 sum_l n_l); memory output + O(N1 N2 o^2 / 2 + (N1 + N2) o sum_l n_l).
+    ``grams``: the L + 1 input Grams (N1, N2), readout last; ``cols1``/``cols2``: the L
+    hidden layers' deltas as columns (n_l, N o) (:func:`backprop_columns`) of x1 and x2
+    (``cols1`` None when x2 is x1: one copy serves both sides). The sum is computed
+    :func:`row_chunks` rows of x1 at a time inside one compiled loop that writes each block
+    of rows into the output in place, so only one block's per-layer products are alive at
+    once. Rows of a last, shorter block are recomputed from a block that ends at N1 (same
+    values). Cost O(N1 N2 o^2 sum_l n_l); memory output + O(N1 N2 o^2 / 2 + (N1 + N2) o sum_l n_l).
     """
     n1, n2 = grams[-1].shape
     dtype = grams[-1].dtype
     eye = jnp.eye(o, dtype=dtype)
+    cols1 = cols2 if cols1 is None else cols1
 
     def rows(start, size):
         take = functools.partial(lax.dynamic_slice_in_dim, start_index=start, slice_size=size, axis=0)
         readout = take(grams[-1])[:, :, None, None]
         acc = readout * eye if include_readout else jnp.zeros((size, n2, o, o), dtype)
-        for gram, d1, d2 in zip(grams, del1, del2):
-            acc = acc + take(gram)[:, :, None, None] * _backprop_gram(take(d1), d2).transpose(0, 2, 1, 3)
+        for gram, c1, c2 in zip(grams, cols1, cols2):
+            block = lax.dynamic_slice_in_dim(c1, start * o, size * o, axis=1)  # (n_l, size o): this block's deltas
+            product = (block.T @ c2).reshape(size, o, n2, o)
+            acc = acc + take(gram)[:, :, None, None] * product.transpose(0, 2, 1, 3)
         return acc
 
-    chunks = row_chunks(n1, len(del1))
+    chunks = row_chunks(n1, len(cols2))
     if chunks == 1:
         return rows(0, n1)
     size = -(-n1 // chunks)
@@ -132,11 +152,11 @@ def _kernel_sum(grams: list, del1: list, del2: list, o: int, include_readout: bo
     return lax.fori_loop(0, chunks, block, jnp.zeros((n1, n2, o, o), dtype))
 
 
-def _grams_and_deltas(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array | None, sum_logits: bool):
-    """Input Grams (N1, N2) of every dense layer and both batches' deltas (x2 None: x1's reused)."""
-    in1, del1 = backprop_deltas(spec, params, x1, sum_logits)
-    in2, del2 = (in1, del1) if x2 is None else backprop_deltas(spec, params, x2, sum_logits)
-    return [input_gram(spec, a1, a2) for a1, a2 in zip(in1, in2)], del1, del2
+def _grams_and_columns(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array | None, sum_logits: bool):
+    """Input Grams (N1, N2) of every dense layer and the deltas' columns of x1 (None when x2 is x1) and x2."""
+    in1, cols1 = backprop_columns(spec, params, x1, sum_logits)
+    in2, cols2 = (in1, cols1) if x2 is None else backprop_columns(spec, params, x2, sum_logits)
+    return [input_gram(spec, a1, a2) for a1, a2 in zip(in1, in2)], (None if x2 is None else cols1), cols2
 
 
 @functools.partial(jax.jit, static_argnames=("spec", "sum_logits"))
@@ -150,8 +170,8 @@ def readout_and_body(
     Cost as in the module docstring (halved backprop when x2 is None); jit-compiled per
     (spec, shapes). No input validation (``readout.decompose`` validates, then calls this).
     """
-    grams, del1, del2 = _grams_and_deltas(spec, params, x1, x2, sum_logits)
-    body = _kernel_sum(grams, del1, del2, 1 if sum_logits else spec.out_dim, include_readout=False)
+    grams, cols1, cols2 = _grams_and_columns(spec, params, x1, x2, sum_logits)
+    body = _kernel_sum(grams, cols1, cols2, 1 if sum_logits else spec.out_dim, include_readout=False)
     return grams[-1], (body[:, :, 0, 0] if sum_logits else body)
 
 
@@ -164,8 +184,8 @@ def entk_unchecked(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array | N
     guards, then calls this. Cost: see the module docstring; peak memory about
     output + half an output + the deltas (see :func:`row_chunks`).
     """
-    grams, del1, del2 = _grams_and_deltas(spec, params, x1, x2, False)
-    return _kernel_sum(grams, del1, del2, spec.out_dim, include_readout=True)
+    grams, cols1, cols2 = _grams_and_columns(spec, params, x1, x2, False)
+    return _kernel_sum(grams, cols1, cols2, spec.out_dim, include_readout=True)
 
 
 @functools.partial(jax.jit, static_argnames=("spec",))
@@ -175,8 +195,8 @@ def pntk_unchecked(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array | N
     *Unchecked* like :func:`entk_unchecked` (``kernels.pntk(..., method="structured")``
     validates). Cost O((N1 + N2) P + N1 N2 sum_l n_l), memory O(N1 N2 + (N1 + N2) sum_l n_l).
     """
-    grams, del1, del2 = _grams_and_deltas(spec, params, x1, x2, True)
-    return _kernel_sum(grams, del1, del2, 1, include_readout=True)[:, :, 0, 0]
+    grams, cols1, cols2 = _grams_and_columns(spec, params, x1, x2, True)
+    return _kernel_sum(grams, cols1, cols2, 1, include_readout=True)[:, :, 0, 0]
 
 
 @functools.partial(jax.jit, static_argnames=("spec",))
