@@ -23,7 +23,7 @@ from typing import Callable
 import jax
 import numpy as np
 
-from . import cost, kernels, models, nt_reference, timing
+from . import config, cost, kernels, models, nt_reference, timing
 
 AGREE_TOL = {"float32": 1e-4, "float64": 1e-10}
 
@@ -47,7 +47,7 @@ def run_case(*, width: int, depth: int, d: int, n: int, out_dim: int, dtype: str
     ``OURS``) on one network and one batch; return the table rows (see module docstring).
     The first working computation is the reference for the agreement column.
 
-    float64 needs ``jax_enable_x64`` (``main`` sets it from ``--dtype``).
+    float64 needs ``config.enable_float64()`` (``main`` calls it for ``--dtype float64``).
     """
     init_fn, apply_fn = models.mlp([width] * depth, out_dim, W_std=1.0, b_std=0.1)
     _, params = init_fn(jax.random.PRNGKey(seed), (-1, d), dtype=dtype)
@@ -142,7 +142,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sweep-outs", default="1,3,10,30")
     parser.add_argument("--sweep-out-width", type=int, default=512)
     args = parser.parse_args(argv)
-    jax.config.update("jax_enable_x64", args.dtype == "float64")
+    if args.dtype == "float64":
+        config.enable_float64()
     print(f"jax {jax.__version__}, neural-tangents {nt_reference.import_neural_tangents().__version__}, "
           f"backend {jax.default_backend()}, {jax.device_count()} device(s)\n")
     text, rows = _case(args)

@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-jax.config.update("jax_enable_x64", True)
+from ntk_lessons import config, models
 
-from ntk_lessons import models  # noqa: E402
+config.enable_float64()  # the one documented switch (jax_enable_x64), before any array is created
 
 # Agreement tolerances, relative to the largest entry of the reference kernel:
 # float32 accumulates ~P roundings of size 6e-8 in each dot product; float64 ~1e-16.

@@ -19,7 +19,7 @@ def test_small_case_runs_agrees_and_reports_the_failing_implementation(capsys):
 
 def test_main_exit_code_and_table(capsys):
     x64 = jax.config.jax_enable_x64
-    try:  # main() sets jax_enable_x64 from --dtype; restore it for the other tests
+    try:  # main() switches float64 on for --dtype float64; restore the flag for the other tests
         code = benchmark.main(["--width", "16", "--n", "4", "--out", "2", "--d", "5", "--repeats", "1"])
     finally:
         jax.config.update("jax_enable_x64", x64)
