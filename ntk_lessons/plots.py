@@ -528,3 +528,148 @@ def accuracy_vs_width(widths, accuracies: dict, limit_accuracy: float, *, title:
     ax.legend(frameon=False, fontsize=8, loc="lower right")
     readable_log_axes(ax, widths)
     return ax
+
+
+# ---------------------------------------------------------------- lesson 05: the pNTK in practice
+
+
+def regression_accuracy_vs_width(rows, infinite_accuracy: float, *, title: str, fig=None):
+    """Two panels against width: test accuracy of kernel regression (full eNTK, pNTK ⊗ I, Θ∞ ⊗ I as a
+    dashed line) and of the trained network (and of regression with its trained pNTK); and the
+    fraction of test digits on which the eNTK and pNTK regressions predict the same class.
+
+    ``rows``: dicts from ``practice.regression_table`` (keys width, accuracy_entk, accuracy_pntk,
+    accuracy_trained, accuracy_trained_pntk, agreement). Returns the figure.
+    """
+    fig = fig or plt.figure(figsize=(11, 4.2), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    widths = np.array([r["width"] for r in rows], float)
+
+    def column(key):
+        return 100 * np.array([r[key] for r in rows], float)
+
+    for key, label, style in [("accuracy_entk", "kernel regression, full eNTK (one NO × NO solve)", "s-"),
+                              ("accuracy_pntk", "kernel regression, pNTK ⊗ I (one N × N solve)", "o-"),
+                              ("accuracy_trained", "the network after training", "^-"),
+                              ("accuracy_trained_pntk", "kernel regression, pNTK of the trained network", "v:")]:
+        ax1.plot(widths, column(key), style, ms=5, lw=1.2, label=label)
+    ax1.axhline(100 * infinite_accuracy, ls="--", color="0.4", lw=1, label="kernel regression, Θ∞ ⊗ I (any width)")
+    ax1.set(xscale="log", xlabel="width n of both hidden layers", ylabel="test accuracy (%)  [chance: 10%]")
+    ax1.legend(frameon=False, fontsize=8, loc="lower right")
+    ax2.plot(widths, column("agreement"), "o-", ms=5, lw=1.2, color="C4")
+    ax2.set(xscale="log", xlabel="width n of both hidden layers",
+            ylabel="test digits with the same predicted class (%)", title="eNTK vs pNTK ⊗ I predictions agree")
+    ax2.title.set_fontsize(10)
+    for ax in (ax1, ax2):
+        readable_log_axes(ax, widths)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def cost_vs_size(records, fits, *, along: str, title: str, fig=None):
+    """Log-log time and peak memory of each (kernel, method) against N or O (``along``), with the
+    fitted lines; the legend gives each fitted exponent beside the theoretical one.
+
+    ``records``: ``scaling.CostRecord`` list from ``scaling.cost_sweep(along, ...)``; ``fits``: the
+    ``scaling.fit_exponents(records, along)`` result. Returns the figure.
+    """
+    fig = fig or plt.figure(figsize=(11, 4.2), layout="constrained")
+    ax_time, ax_mem = fig.subplots(1, 2)
+    sizes = sorted({getattr(r, along) for r in records})
+    for i, fit in enumerate(fits):
+        group = [r for r in records if (r.kernel, r.method) == (fit.kernel, fit.method)]
+        x = np.array([getattr(r, along) for r in group], float)
+        name = f"{'eNTK' if fit.kernel == 'entk' else 'pNTK'} ({fit.method})"
+        for ax, values, slope, theory in [(ax_time, [r.seconds for r in group], fit.time_exponent, fit.theory_time),
+                                          (ax_mem, [r.peak_bytes for r in group], fit.memory_exponent,
+                                           fit.theory_memory)]:
+            if slope is None or None in values:
+                continue
+            values = np.array(values, float)
+            ax.loglog(x, values, "os^v"[i % 4], color=f"C{i}", ms=5,
+                      label=f"{name}: fitted {slope:.2f}, theory {theory:g}")
+            ax.loglog(x, experiments.power_law_line(x, values, slope, x), "--", color=f"C{i}", lw=1)
+    label = "number of inputs N" if along == "N" else "number of outputs O"
+    ax_time.set(xlabel=label, ylabel="wall time (s, median; machine-dependent)", title="time")
+    ax_mem.set(xlabel=label, ylabel="peak memory (bytes, XLA's plan)", title="memory")
+    for ax in (ax_time, ax_mem):
+        ax.title.set_fontsize(10)
+        ax.legend(frameon=False, fontsize=8)
+        readable_log_axes(ax, sizes)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def gap_during_training(measured: dict, history=None, *, title: str, fig=None):
+    """Four panels against the training step (symmetric-log axis, so step 0 shows): how well
+    pNTK ⊗ I approximates the eNTK; the quantities that test an explanation; how far the readout
+    and the eNTK move; and the network's accuracy.
+
+    ``measured``: the dict of ``practice.gap_during_training``. ``history``: optional
+    ``(steps, train_accuracy, test_accuracy)`` arrays recorded more often than the checkpoints
+    (``training.TrainingResult``), drawn as lines. Returns the figure.
+    """
+    fig = fig or plt.figure(figsize=(12, 8), layout="constrained")
+    (ax1, ax2), (ax3, ax4) = fig.subplots(2, 2)
+    steps = np.array(measured["step"], float)
+    curves = [("total", "‖Θ − pNTK⊗I‖/‖Θ‖ (total)", "o-"), ("diagonal", "  its diagonal blocks", "s--"),
+              ("offdiagonal", "  its off-diagonal blocks", "^--"),
+              ("lambda_max_rel_error", "λmax relative error", "D-"),
+              ("total_initial_readout", "total, with the readout put back to its initial value", "x:")]
+    for key, label, style in curves:
+        ax1.plot(steps, measured[key], style, ms=5, lw=1.2, label=label)
+    ax1.plot(steps, 1 - np.array(measured["argmax_agreement"]), "v-", ms=5, lw=1.2,
+             label="1 − argmax agreement of the two regressions")
+    ax1.set(ylabel="relative error / disagreement", title="pNTK ⊗ I against the eNTK", ylim=(0, None))
+    ax2.axhline(0, color="0.6", lw=0.8)
+    ax2.plot(steps, measured["gradient_correlation"], "o-", ms=5, lw=1.2,
+             label="mean correlation of different logits' gradients, Θ_jk(x,x)/√(Θ_jj Θ_kk)")
+    ax2.plot(steps, np.array(measured["pntk_to_diagonal"]) - 1, "s-", ms=5, lw=1.2,
+             label="pNTK(x,x) / mean_j Θ_jj(x,x) − 1")
+    ax2.plot(steps, measured["column_cosine"], "^-", ms=5, lw=1.2, label="mean |cos| between readout columns")
+    ax2.set(ylabel="correlation / relative difference", title="testing the explanation")
+    moved = steps > 0
+    for key, label, style in [("kernel_movement", "‖Θ_t − Θ_0‖/‖Θ_0‖ (the eNTK)", "s-"),
+                              ("readout_change", "‖W_t − W_0‖/‖W_0‖ (the readout weights)", "o-")]:
+        ax3.plot(steps[moved], np.array(measured[key])[moved], style, ms=5, lw=1.2, label=label)
+    ax3.set(yscale="log", ylabel="relative change since step 0", title="how far training moves")
+    if history is not None:
+        h_steps, h_train, h_test = (np.asarray(a, float) for a in history)
+        ax4.plot(h_steps, 100 * h_train, "-", lw=1.2, label="training accuracy")
+        ax4.plot(h_steps, 100 * h_test, "-", lw=1.2, label="test accuracy")
+    else:
+        ax4.plot(steps, 100 * np.array(measured["train_accuracy"]), "o-", label="training accuracy")
+        ax4.plot(steps, 100 * np.array(measured["test_accuracy"]), "s-", label="test accuracy")
+    ax4.set(ylabel="accuracy of the network (%)", title="the network", ylim=(0, 101))
+    for ax in (ax1, ax2, ax3, ax4):
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlim(left=0)
+        ax.set_xlabel("training step (symmetric log scale: linear below 10)")
+        ax.title.set_fontsize(10)
+        ax.legend(frameon=False, fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def gap_before_after(table: dict, *, title: str, ax=None):
+    """Grouped bars: for each network ({name: {"init": dict, "trained ...": dict}}, dicts with the keys of
+    ``practice.gap_during_training`` at one step), the total error of pNTK ⊗ I, the same with the
+    readout put back to its initial value, the λmax relative error and the regression
+    disagreement, at initialisation and after training. Returns the Axes."""
+    ax = ax or plt.subplots(figsize=(9, 4), layout="constrained")[1]
+    metrics = [("total", "‖Θ − pNTK⊗I‖/‖Θ‖"), ("total_initial_readout", "the same, readout\nput back to init"),
+               ("lambda_max_rel_error", "λmax rel. error"), ("disagreement", "regression disagreement")]
+    bars = [(f"{name}, {when}", values) for name, pair in table.items() for when, values in pair.items()]
+    width = 0.8 / len(bars)
+    for i, (label, values) in enumerate(bars):
+        heights = [values[key] if key != "disagreement" else 1 - values["argmax_agreement"] for key, _ in metrics]
+        ax.bar(np.arange(len(metrics)) + (i - (len(bars) - 1) / 2) * width, heights, width, label=label,
+               hatch="//" if "trained" in label else None, color=f"C{i // 2}", alpha=0.55 if "init" in label else 0.9)
+    ax.set_xticks(np.arange(len(metrics)), [m for _, m in metrics])
+    ax.set(ylabel="relative error / fraction of test digits")
+    ax.set_title(title, fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return ax

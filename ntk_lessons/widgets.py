@@ -226,3 +226,42 @@ def explore_infinite_width(*, widths: Sequence[int] = (16, 64, 256, 1024, 4096),
         width=ipywidgets.SelectionSlider(options=widths, value=width, description="width"),
         seed=ipywidgets.IntSlider(value=seed, min=0, max=seeds - 1, description="seed"),
     )
+
+
+# ---------------------------------------------------------------- lesson 05: the gap during training
+
+
+def training_gap_figure(apply_fn, checkpoints: dict, x: np.ndarray, step: int, *, setup: str = ""):
+    """Heat maps (class-major) of the eNTK and of Θ − pNTK ⊗ I_O at one training checkpoint.
+
+    ``checkpoints``: {step: params} (``training.TrainingResult.checkpoints``); ``x`` (N, ...) a few
+    inputs (sorted by class, the diagonal blocks show class structure). Colour scales are fixed
+    relative to max|Θ| (``plots.approximation_gap``). Returns ``(figure, errors)`` with errors from
+    ``approximations.block_errors``. Cost: one eNTK and one pNTK on x.
+    """
+    if step not in checkpoints:
+        raise ValueError(f"step={step!r} is not a checkpoint; available: {sorted(checkpoints)}")
+    theta = np.asarray(kernels.entk(apply_fn, checkpoints[step], x), np.float64)
+    k = np.asarray(kernels.pntk(apply_fn, checkpoints[step], x), np.float64)
+    errors = approximations.block_errors(theta, k)
+    fig = plots.approximation_gap(theta, k, title=(
+        f"after {step} training steps{': ' + setup if setup else ''}\n‖Θ − pNTK⊗I‖/‖Θ‖ = {errors['total']:.3f} "
+        f"(diagonal {errors['diagonal']:.3f}, off-diagonal {errors['offdiagonal']:.3f}) on these {len(x)} inputs"))
+    return fig, errors
+
+
+def explore_training_gap(apply_fn, checkpoints: dict, x: np.ndarray, *, step: int | None = None, setup: str = ""):
+    """A slider over the checkpoints, redrawing :func:`training_gap_figure`. Starts at ``step``
+    (default: the last checkpoint) -- pass the step of the static figure drawn before it."""
+    import ipywidgets
+    import matplotlib.pyplot as plt
+
+    steps = sorted(checkpoints)
+    start = steps[-1] if step is None else step
+
+    def draw(step):
+        training_gap_figure(apply_fn, checkpoints, x, step, setup=setup)
+        plt.show()
+
+    return ipywidgets.interact(draw, step=ipywidgets.SelectionSlider(options=steps, value=start,
+                                                                     description="step"))
