@@ -10,8 +10,13 @@ For a network f(x; theta) in R^O with Jacobian J(x) = d f(x) / d theta in R^{O x
   (both of its methods backpropagate the single summed output).
 
 Methods for ``entk``:
-  "jacobian"    materialise J for both batches and contract leaf by leaf.
-                Memory O((N1 + N2) O P), time O(N1 N2 O^2 P).
+  "jacobian"    materialise J for both batches (``jax.jacrev`` of each batch: one loop-free
+                program, so ``cost`` counts it exactly) and contract leaf by leaf.
+                Memory O((N1 + N2) O P), time O(N1 N2 O^2 P) for the contraction, plus
+                N O backward passes *through the whole batch* for each Jacobian: N^2 O
+                single-input passes' worth, which dominates for a conv net (each
+                weight is reused at every position). ``flat_jacobian`` goes one input
+                at a time instead.
   "ntk_vp"      NTK-vector products: for each of the N2 O basis vectors e, one vjp on a
                 single input of x2 then one jvp on x1 gives a column Theta e. No
                 Jacobian; memory O(N1 N2 O^2 + B (P + N1 sum_l n_l)) for B = VP_BATCH
@@ -345,12 +350,32 @@ def pntk(
 def flat_jacobian(apply_fn: Callable, params: Any, x: Any) -> jax.Array:
     """J(x) with all parameters flattened into one axis: (N, O, P). Memory O(N O P).
 
-    For teaching (Theta = J J^T by hand); ``entk`` never needs it flattened.
+    For teaching (Theta = J J^T by hand) and for any model whose batch Jacobian is costly:
+    it goes one input at a time (:func:`per_input_jacobian`), N O single-input backward
+    passes. ``entk`` never needs J flattened.
     """
     inputs = prepare(apply_fn, params, x, None)
     guard_memory(inputs, "jacobian", what="flat_jacobian")
     flat, unravel = jax.flatten_util.ravel_pytree(inputs.params)
-    return jax.jacrev(lambda v: apply_fn(unravel(v), inputs.x1))(flat)
+    return per_input_jacobian(lambda v, x: apply_fn(unravel(v), x), flat, inputs.x1)
+
+
+def per_input_jacobian(fn: Callable, params: Any, x: jax.Array) -> Any:
+    """d fn(params, x[n]) / d params for each input separately: leaves (N, O, *leaf.shape).
+
+    Unchecked (``flat_jacobian`` validates); ``fn(params, x)`` maps a batch (B, ...) to (B, O).
+
+    The inputs are taken one after another (``lax.map``): N O single-input backward passes.
+    ``jax.jacrev`` of the whole batch would push each of the N O output directions through all
+    N inputs (N^2 O passes' worth of work and activation memory), and ``jax.vmap`` over the
+    inputs turns a convolution's weight gradient into a grouped convolution that XLA runs
+    slowly on CPU; for lesson 05's conv net on 100 + 200 digits the three took about 1 s, 448 s
+    and 192 s.
+    """
+    def one(x_n):
+        return jax.jacrev(lambda p: fn(p, x_n[None])[0])(params)
+
+    return lax.map(one, x)
 
 
 @functools.partial(jax.jit, static_argnums=(0,))

@@ -25,7 +25,7 @@ What is measured:
   error with the readout weights put back to their initial values, the readout's relative
   change and its columns' cosines, and how far the eNTK itself has moved.
 * :func:`conv_net_gap`: the same measurements for the lesson-04 conv net, whose kernels come
-  from per-input Jacobians (:func:`chunked_jacobian`), at initialisation and after training.
+  from per-input Jacobians (``kernels.flat_jacobian``), at initialisation and after training.
 """
 
 from __future__ import annotations
@@ -370,30 +370,8 @@ def column_cosines(w: Any) -> np.ndarray:
     return unit.T @ unit
 
 
-KERNEL_METHODS = ("auto", "chunked_jacobian")
-JACOBIAN_CHUNK = 5
-"""Inputs differentiated together by :func:`chunked_jacobian_kernels`."""
-
-
-def chunked_jacobian(apply_fn: Callable, params: Any, x: Any, *, chunk: int = JACOBIAN_CHUNK) -> jax.Array:
-    """The Jacobian J (N, O, P) of any model on x (N, ...), all parameters flattened, computed ``chunk``
-    inputs at a time with ``kernels.flat_jacobian``.
-
-    Why chunks: ``kernels.flat_jacobian`` and ``kernels.entk(method="jacobian")`` differentiate the
-    whole batch at once, and reverse mode over a batch of N inputs pushes each of its N O output
-    directions through all N inputs: N^2 O backward passes' worth of work and activation memory.
-    For the digits conv net's eNTK on 100 + 200 digits that took 448 s of CPU time and 14 GB
-    (measured); in chunks of 5 the same Jacobians take a few seconds.
-
-    Inputs are validated and the memory guarded as by ``kernels.entk`` (method "jacobian").
-    Cost: N O chunk single-input backward passes' worth of work; memory O(N O P).
-    """
-    chunk = _checks.positive_int(chunk, "chunk")
-    inputs = kernels.prepare(apply_fn, params, x)
-    kernels.guard_memory(inputs, "jacobian", what=f"chunked Jacobian of {inputs.x1.shape[0]} inputs")
-    x = inputs.x1
-    return jnp.concatenate([kernels.flat_jacobian(apply_fn, params, x[i:i + chunk])  # one program per chunk size
-                            for i in range(0, x.shape[0], chunk)])
+KERNEL_METHODS = ("auto", "per_input_jacobian")
+"""How :func:`kernel_gap` computes kernels: ``kernels.entk``/``kernels.pntk``, or from per-input Jacobians."""
 
 
 def kernels_from_jacobians(j1: Any, j2: Any = None) -> tuple[jax.Array, jax.Array]:
@@ -408,32 +386,20 @@ def kernels_from_jacobians(j1: Any, j2: Any = None) -> tuple[jax.Array, jax.Arra
     return jnp.einsum("njp,mkp->nmjk", j1, j2), (j1.sum(axis=1) / scale) @ (j2.sum(axis=1) / scale).T
 
 
-def chunked_jacobian_kernels(apply_fn: Callable, params: Any, x1: Any, x2: Any = None, *,
-                             chunk: int = JACOBIAN_CHUNK) -> tuple[jax.Array, jax.Array]:
-    """The eNTK (N1, N2, O, O) and the pNTK (N1, N2) of any model from :func:`chunked_jacobian`
-    (:func:`kernels_from_jacobians`). Here the pNTK costs no fewer backward passes than the eNTK;
-    its one-backward-pass route is ``kernels.pntk``. Cost: (N1 + N2) O chunk backward passes'
-    worth of work, memory O((N1 + N2) O P); the contraction O(N1 N2 O^2 P).
-    """
-    if x2 is not None:
-        kernels.prepare(apply_fn, params, x1, x2)  # x2 validated against x1
-    j1 = chunked_jacobian(apply_fn, params, x1, chunk=chunk)
-    return kernels_from_jacobians(j1, None if x2 is None else chunked_jacobian(apply_fn, params, x2, chunk=chunk))
-
-
 def _kernel_pairs(apply_fn, params, x, x_test, method):
     """float64 numpy (eNTK, pNTK) on x x x and, unless x_test is None, on x_test x x.
 
-    "auto": ``kernels.entk``/``pntk``; "chunked_jacobian": one :func:`chunked_jacobian` per input set.
+    "auto": ``kernels.entk``/``kernels.pntk``; "per_input_jacobian": ``kernels.flat_jacobian`` (one
+    input at a time, any model) once per input set, then :func:`kernels_from_jacobians`.
     """
     if method == "auto":
         pairs = [(kernels.entk(apply_fn, params, a, b), kernels.pntk(apply_fn, params, a, b))
                  for a, b in [(x, None)] + ([] if x_test is None else [(x_test, x)])]
     else:
-        jx = chunked_jacobian(apply_fn, params, x)
+        jx = kernels.flat_jacobian(apply_fn, params, x)
         pairs = [kernels_from_jacobians(jx)]
         if x_test is not None:
-            pairs.append(kernels_from_jacobians(chunked_jacobian(apply_fn, params, x_test), jx))
+            pairs.append(kernels_from_jacobians(kernels.flat_jacobian(apply_fn, params, x_test), jx))
     return [(_f64(theta), _f64(k)) for theta, k in pairs]
 
 
@@ -469,7 +435,9 @@ def kernel_gap(apply_fn: Callable, params: Any, split: DigitsSplit, *, n_kernel:
     n_kernel), float64, for further use.
 
     ``method``: "auto" (``kernels.entk``/``kernels.pntk``: structured for an mlp) or
-    "chunked_jacobian" (:func:`chunked_jacobian` once per input set, any model). Cost: eNTKs on
+    "per_input_jacobian" (``kernels.flat_jacobian``, one input at a time, any model: for a conv
+    net far cheaper than the generic ``kernels.entk``, which differentiates a whole batch at once).
+    Cost: eNTKs on
     n_kernel x (n_kernel + n_test) pairs, an O((n_kernel O)^3) eigendecomposition and solve.
     Needs float64 (``config.enable_float64``).
     """
@@ -563,7 +531,7 @@ def conv_net_gap(split: DigitsSplit, *, channels: Sequence[int] = (16, 16), step
     """:func:`gap_during_training` for the lesson-04 conv net (``nt_reference.digits_conv_net``) at
     initialisation and after ``steps`` steps of :data:`TRAINING` on the split's digits as 8 x 8 images.
 
-    Kernels from :func:`chunked_jacobian` (generic: the conv net is not an mlp). With
+    Kernels from per-input Jacobians (``kernels.flat_jacobian``: the conv net is not an mlp). With
     ``jax_enable_x64`` on (needed for the float64 comparisons) neural-tangents' Conv needs float64
     inputs and params, so everything here is float64. Imports neural-tangents (``nt_reference``).
     Returns ``(measurements at steps 0 and steps, the TrainingResult)``. Cost: the training,
@@ -580,7 +548,7 @@ def conv_net_gap(split: DigitsSplit, *, channels: Sequence[int] = (16, 16), step
     result = train_network(apply_fn, params, images, steps=steps, seed=seed, record_every=steps,
                            checkpoint_steps=[0, steps], progress=progress)
     gap = gap_during_training(apply_fn, result, images, n_kernel=n_kernel, n_test=n_test, ridge=ridge,
-                              method="chunked_jacobian", progress=progress)
+                              method="per_input_jacobian", progress=progress)
     return gap, result
 
 

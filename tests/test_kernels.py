@@ -243,3 +243,18 @@ def test_structured_pntk_backpropagates_one_output():
     _, full = structured.backprop_deltas(apply_fn.spec, params, x)
     for d, f in zip(deltas, full):  # the summed output's delta is the mean of the logits' deltas times sqrt(O)
         np.testing.assert_allclose(d[:, 0], f.sum(axis=1) / np.sqrt(5), rtol=1e-12)
+
+
+def test_flat_jacobian_one_input_at_a_time_equals_the_batch_jacobian():
+    init_fn, apply_fn = conv_net()
+    _, params = init_fn(jax.random.PRNGKey(0), (-1, 6, 6, 2))
+    params = cast(params, jnp.float64)
+    x = jax.random.normal(jax.random.PRNGKey(1), (5, 6, 6, 2), jnp.float64)
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    batch = jax.jacrev(lambda v: apply_fn(unravel(v), x))(flat)  # (N, O, P), the whole batch at once
+    got = kernels.flat_jacobian(apply_fn, params, x)
+    assert got.shape == batch.shape and max_rel_err(got, batch) < 1e-13
+    leaves = kernels.per_input_jacobian(apply_fn, params, x)  # the same, leaf by leaf
+    assert jax.tree_util.tree_structure(leaves) == jax.tree_util.tree_structure(params)
+    assert all(leaf.shape == (5, 3) + p.shape for leaf, p in zip(jax.tree_util.tree_leaves(leaves),
+                                                                  jax.tree_util.tree_leaves(params)))

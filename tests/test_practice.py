@@ -1,4 +1,4 @@
-"""Lesson 05's package pieces: the digits split, the regressions and their cache, the chunked-Jacobian
+"""Lesson 05's package pieces: the digits split, the regressions and their cache, the per-input-Jacobian
 kernels, the during-training measurements and the lesson's exercises."""
 
 import jax
@@ -79,21 +79,31 @@ def test_regression_table_computes_each_width_once_then_reads_the_cache(small_sp
         practice.regression_table([], progress=False)
 
 
-@pytest.mark.parametrize("chunk", [1, 3, 50])
-def test_chunked_jacobian_kernels_equal_the_generic_eNTK_and_pNTK(chunk):
+def test_kernels_from_per_input_jacobians_equal_the_generic_eNTK_and_pNTK():
     init_fn, apply_fn = conv_net(channels=3, out_dim=4)
     _, params = init_fn(jax.random.PRNGKey(0), (-1, 5, 5, 2))
     params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), params)
     x1 = jax.random.normal(jax.random.PRNGKey(1), (7, 5, 5, 2), jnp.float64)
     x2 = jax.random.normal(jax.random.PRNGKey(2), (4, 5, 5, 2), jnp.float64)
-    for a, b in [(x1, None), (x1, x2)]:
-        theta, k = practice.chunked_jacobian_kernels(apply_fn, params, a, b, chunk=chunk)
+    j1, j2 = kernels.flat_jacobian(apply_fn, params, x1), kernels.flat_jacobian(apply_fn, params, x2)
+    for a, b, ja, jb in [(x1, None, j1, None), (x2, x1, j2, j1)]:
+        theta, k = practice.kernels_from_jacobians(ja, jb)
         assert max_rel_err(theta, kernels.entk(apply_fn, params, a, b, method="jacobian")) < 1e-12
         assert max_rel_err(k, kernels.pntk(apply_fn, params, a, b, method="jacobian")) < 1e-12
-    with pytest.raises(ValueError, match="chunk"):
-        practice.chunked_jacobian_kernels(apply_fn, params, x1, chunk=0)
-    with pytest.raises(ValueError, match="x2"):
-        practice.chunked_jacobian_kernels(apply_fn, params, x1, x1[:, :4])
+    with pytest.raises(ValueError, match="j1 and j2"):
+        practice.kernels_from_jacobians(j1, j2[:, :2])
+
+
+def test_kernel_gap_from_per_input_jacobians_equals_the_structured_one():
+    split64 = practice.digits_split(SMALL, dtype="float64")
+    apply_fn, params = practice.network(16, dtype="float64")
+    by = {m: practice.kernel_gap(apply_fn, params, split64, n_kernel=6, n_test=5, method=m)
+          for m in practice.KERNEL_METHODS}
+    for key in ("total", "diagonal", "offdiagonal", "lambda_max_rel_error", "argmax_agreement"):
+        assert by["per_input_jacobian"][key] == pytest.approx(by["auto"][key], rel=1e-9)
+    assert max_rel_err(by["per_input_jacobian"]["theta"], by["auto"]["theta"]) < 1e-12
+    with pytest.raises(ValueError, match="method"):
+        practice.kernel_gap(apply_fn, params, split64, n_kernel=6, n_test=5, method="chunked_jacobian")
 
 
 def test_logit_gradient_correlation_reads_the_same_input_blocks():
