@@ -264,6 +264,32 @@ def fit_exponents(records: Sequence[CostRecord], along: str) -> list[ExponentFit
     return fits
 
 
+def format_relative_costs(records: Sequence[CostRecord], reference: tuple[str, str] = ("entk", "structured")) -> str:
+    """The records of one sweep as text: per size, each (kernel, method)'s time and peak memory, and
+    both as multiples of ``reference``'s at the same size (the ratios side by side). Cost O(len(records))."""
+    if not records:
+        raise ValueError("records is empty")
+    for r in records:
+        if not isinstance(r, CostRecord):
+            raise TypeError(f"records must be CostRecord objects, got {type(r).__name__}")
+    by_size: dict[tuple[int, int], dict[tuple[str, str], CostRecord]] = {}
+    for r in records:
+        by_size.setdefault((r.N, r.O), {})[(r.kernel, r.method)] = r
+    name = f"{reference[0]} ({reference[1]})"
+    lines = [f"{'N':>5} {'O':>4}  {'kernel (method)':<18} {'time (ms)':>10} {'peak (MB)':>10}  "
+             f"{'time / ' + name:>24} {'memory / ' + name:>26}"]
+    for (n, o), group in by_size.items():
+        ref = group.get(reference)
+        if ref is None:
+            raise ValueError(f"reference {reference} was not measured at N = {n}, O = {o}")
+        for (kernel, method), r in group.items():
+            peak = "?" if r.peak_bytes is None else f"{r.peak_bytes / 1e6:10.2f}"
+            mem_ratio = "?" if None in (r.peak_bytes, ref.peak_bytes) else f"{r.peak_bytes / ref.peak_bytes:26.2f}"
+            lines.append(f"{n:>5} {o:>4}  {kernel + ' (' + method + ')':<18} {r.seconds * 1e3:10.2f} {peak:>10}  "
+                         f"{r.seconds / ref.seconds:24.2f} {mem_ratio:>26}")
+    return "\n".join(lines)
+
+
 @dataclasses.dataclass(frozen=True)
 class FullKernelCost:
     """What the full kernels of a dataset with N inputs and O classes would cost.

@@ -113,3 +113,20 @@ def test_validation_errors(monkeypatch):
     monkeypatch.setenv(memory.BUDGET_ENV_VAR, "1e-6")  # ~1 kB: refused before the kernel runs
     with pytest.raises(ValueError, match="memory budget"):
         scaling.measure_kernel_cost(apply_fn, params, x, kernel="entk", method="jacobian")
+
+
+def test_format_relative_costs_puts_each_method_beside_the_reference():
+    records = [scaling.CostRecord("entk", "structured", 10, 3, 0.002, 1000),
+               scaling.CostRecord("entk", "jacobian", 10, 3, 0.02, 50_000),
+               scaling.CostRecord("pntk", "structured", 10, 3, 0.001, None)]
+    lines = scaling.format_relative_costs(records).splitlines()
+    assert len(lines) == 4 and "time / entk (structured)" in lines[0]
+    jacobian = lines[2].split()
+    assert jacobian[2:4] == ["entk", "(jacobian)"] and jacobian[-2:] == ["10.00", "50.00"]
+    assert lines[3].split()[-1] == "?"
+    with pytest.raises(ValueError, match="reference"):
+        scaling.format_relative_costs(records[1:])
+    with pytest.raises(ValueError, match="empty"):
+        scaling.format_relative_costs([])
+    with pytest.raises(TypeError, match="CostRecord"):
+        scaling.format_relative_costs([{"kernel": "entk"}])
