@@ -80,6 +80,18 @@ class DigitsSplit:
     def n_train(self) -> int:
         return self.x_train.shape[0]
 
+    def first_of_each_class(self, per_class: int = 2) -> np.ndarray:
+        """Indices (per_class x O,) into the training set: the first ``per_class`` digits of each class,
+        in class order (the order in which lesson 02's class-major heat maps show blocks). Cost O(N)."""
+        per_class = _checks.positive_int(per_class, "per_class")
+        labels = self.y_train.argmax(axis=1)
+        picked = [np.flatnonzero(labels == c)[:per_class] for c in range(self.y_train.shape[1])]
+        if any(len(p) < per_class for p in picked):
+            raise ValueError(f"per_class must be at most the smallest class count in the training set "
+                             f"({min(len(np.flatnonzero(labels == c)) for c in range(self.y_train.shape[1]))}), "
+                             f"got {per_class}")
+        return np.concatenate(picked)
+
     def describe(self) -> str:
         """One line: sizes and how the split was drawn."""
         return (f"{self.n_train} training / {self.x_test.shape[0]} test digits (fixed shuffle of all {N_DIGITS}, "
@@ -552,9 +564,19 @@ def conv_net_gap(split: DigitsSplit, *, channels: Sequence[int] = (16, 16), step
     return gap, result
 
 
+def first_and_last(measured: dict[str, list]) -> dict[str, dict[str, float]]:
+    """``{"init": {metric: value at the first checkpoint}, "trained <steps> steps": {... at the last}}`` from
+    :func:`gap_during_training`'s dict (the input of ``plots.gap_before_after``). Cost O(number of metrics)."""
+    if not isinstance(measured, dict) or not measured.get("step"):
+        raise ValueError("measured must be the dict of gap_during_training (with a non-empty 'step' list)")
+    pick = lambda i: {key: values[i] for key, values in measured.items()}  # noqa: E731
+    return {"init": pick(0), f"trained {measured['step'][-1]} steps": pick(-1)}
+
+
 def format_gap_table(measured: dict[str, list], *, keys: Sequence[str] = ("total", "diagonal", "offdiagonal",
                      "lambda_max_rel_error", "argmax_agreement", "total_initial_readout", "gradient_correlation",
-                     "pntk_to_diagonal", "readout_change", "column_cosine", "kernel_movement", "test_accuracy")) -> str:
+                     "pntk_to_diagonal", "readout_change", "column_cosine", "kernel_movement", "train_accuracy",
+                     "test_accuracy")) -> str:
     """The measurements of :func:`gap_during_training` as text: one row per quantity, one column per step."""
     steps = measured["step"]
     lines = [f"{'step':>22} " + " ".join(f"{s:>7d}" for s in steps)]
@@ -584,3 +606,30 @@ def format_dataset_costs(costs: dict) -> str:
                      f"{size(c.pntk_bytes['float32']):>12} | {duration(c.entk_solve_seconds):>13} "
                      f"{duration(c.pntk_solve_seconds):>11} | {c.entk_backward_passes:,} / {c.pntk_backward_passes:,}")
     return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExerciseKernels:
+    """The kernels lesson 05's exercises work on (float64 numpy): ``k_train`` (N, N) and ``k_test_train``
+    (M, N) pNTKs, ``theta_train`` (N, N, O, O) and ``theta_test_train`` (M, N, O, O) eNTKs, ``y_train`` (N, O)."""
+
+    k_train: np.ndarray
+    k_test_train: np.ndarray
+    theta_train: np.ndarray
+    theta_test_train: np.ndarray
+    y_train: np.ndarray
+
+
+def exercise_kernels(n_train: int = 40, n_test: int = 25, width: int = 64) -> ExerciseKernels:
+    """eNTK and pNTK of :func:`network` (``width``, float64) on the first ``n_train`` training digits and
+    ``n_test`` test digits of :func:`digits_split`. Cost: two small structured eNTKs and pNTKs,
+    O((n_train + n_test) n_train O^2 width). Needs float64 (``config.enable_float64``)."""
+    _require_x64("exercise_kernels")
+    split = digits_split(n_train, dtype="float64")
+    n_test = _checks.positive_int(n_test, "n_test")
+    apply_fn, params = network(width, dtype="float64")
+    x, x_test = split.x_train, split.x_test[:n_test]
+    return ExerciseKernels(
+        k_train=_f64(kernels.pntk(apply_fn, params, x)), k_test_train=_f64(kernels.pntk(apply_fn, params, x_test, x)),
+        theta_train=_f64(kernels.entk(apply_fn, params, x)),
+        theta_test_train=_f64(kernels.entk(apply_fn, params, x_test, x)), y_train=_f64(split.y_train))

@@ -264,6 +264,20 @@ def fit_exponents(records: Sequence[CostRecord], along: str) -> list[ExponentFit
     return fits
 
 
+def format_fits(fits: Sequence[ExponentFit]) -> str:
+    """Fitted exponents beside the theory's leading-order ones and formulas, one line per (kernel, method)
+    and quantity: a measured slope below the theory's reads against the formula's lower-order terms."""
+    lines = []
+    for f in fits:
+        if not isinstance(f, ExponentFit):
+            raise TypeError(f"fits must be ExponentFit objects, got {type(f).__name__}")
+        name = f"{'eNTK' if f.kernel == 'entk' else 'pNTK'} ({f.method}) vs {f.along}"
+        memory = "?" if f.memory_exponent is None else f"{f.memory_exponent:5.2f}"
+        lines.append(f"{name:<26} time {f.time_exponent:5.2f} (leading order {f.theory_time:g}; {f.time_formula})")
+        lines.append(f"{'':<26} memory {memory} (leading order {f.theory_memory:g}; {f.memory_formula})")
+    return "\n".join(lines)
+
+
 def format_relative_costs(records: Sequence[CostRecord], reference: tuple[str, str] = ("entk", "structured")) -> str:
     """The records of one sweep as text: per size, each (kernel, method)'s time and peak memory, and
     both as multiples of ``reference``'s at the same size (the ratios side by side). Cost O(len(records))."""

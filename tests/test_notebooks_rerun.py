@@ -64,8 +64,9 @@ SLOW_CELL_SECONDS = 120  # quick-mode cells take seconds; a slower one is report
 def run_all(client, nb, run: int, name: str) -> list:
     """Execute every code cell of a fresh copy of the notebook's cells in the client's kernel; return them.
 
-    A cell slower than SLOW_CELL_SECONDS gets a warning naming it: a few runs (3 in about 30) stalled for
-    ~15 minutes with the kernel idle and the client waiting (ipykernel 7.4.0, nbclient 0.11.0), then went on.
+    A cell slower than SLOW_CELL_SECONDS gets a warning naming it. With ipykernel 7.4.0 a few runs (4 in
+    about 30) stalled with the kernel idle and the client waiting for a reply that never came, once for
+    ~15 minutes; hence the pin to ipykernel 6.29.5 (pyproject.toml), and this warning should it recur.
     """
     cells = copy.deepcopy(nb.cells)
     client.nb.cells = cells

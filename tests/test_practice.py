@@ -214,3 +214,31 @@ def test_lesson_05_exercises_name_the_usual_mistakes(exercise_contexts):
     assert verdict.mistake == "structure" and "Transpose to (N, O, N, O)" in verdict.message
     verdict = exercises.evaluate("05.entk_predict", np.zeros((12,)), **c)
     assert verdict.mistake == "shape" and "reshape it to (M, O)" in verdict.message
+
+
+def test_first_of_each_class_picks_in_class_order():
+    split = practice.digits_split(100)
+    index = split.first_of_each_class(1)
+    labels = split.y_train.argmax(1)
+    assert list(labels[index]) == list(range(10))
+    assert all(np.flatnonzero(labels == c)[0] == i for c, i in enumerate(index))
+    with pytest.raises(ValueError, match="per_class"):
+        split.first_of_each_class(10_000)
+    with pytest.raises(ValueError, match="per_class"):
+        split.first_of_each_class(0)
+
+
+def test_first_and_last_picks_the_first_and_last_checkpoint():
+    measured = {"step": [0, 10, 30], "total": [0.1, 0.2, 0.3]}
+    table = practice.first_and_last(measured)
+    assert table == {"init": {"step": 0, "total": 0.1}, "trained 30 steps": {"step": 30, "total": 0.3}}
+    with pytest.raises(ValueError, match="measured"):
+        practice.first_and_last({"step": []})
+
+
+def test_exercise_kernels_have_the_documented_shapes_and_identity():
+    ex = practice.exercise_kernels(n_train=6, n_test=4, width=16)
+    assert ex.k_train.shape == (6, 6) and ex.k_test_train.shape == (4, 6) and ex.y_train.shape == (6, 10)
+    assert ex.theta_train.shape == (6, 6, 10, 10) and ex.theta_test_train.shape == (4, 6, 10, 10)
+    assert ex.k_train.dtype == np.float64
+    np.testing.assert_allclose(ex.theta_train.sum((2, 3)) / 10, ex.k_train, rtol=1e-10)

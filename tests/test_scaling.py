@@ -130,3 +130,13 @@ def test_format_relative_costs_puts_each_method_beside_the_reference():
         scaling.format_relative_costs([])
     with pytest.raises(TypeError, match="CostRecord"):
         scaling.format_relative_costs([{"kernel": "entk"}])
+
+
+def test_format_fits_shows_measured_beside_leading_order_and_formula():
+    records = [scaling.CostRecord("pntk", "structured", n, 10, 1e-3 * n, 1000 * n) for n in (10, 20, 40)]
+    text = scaling.format_fits(scaling.fit_exponents(records, "N"))
+    time_line, memory_line = text.splitlines()
+    assert "pNTK (structured) vs N" in time_line and "time  1.00 (leading order 2;" in time_line
+    assert "memory  1.00 (leading order 2; N^2 + N sum n_l" in memory_line
+    with pytest.raises(TypeError, match="ExponentFit"):
+        scaling.format_fits([records[0]])
