@@ -82,11 +82,12 @@ def _executed_lesson(path, *, goals="1. compute $J$;\n2. see $\\Theta$.", with_w
               f"(https://colab.research.google.com/github/x/y/blob/main/notebooks/{path.name})\n\n"
               f"# Lesson {path.name[:2]} — A test lesson\n\nSome $x$.\n\n"
               f"**By the end of this lesson you will**\n{goals}\n\nMore.")
-    cells = [{"cell_type": "markdown", "metadata": {}, "source": header},
-             {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "plot()", "outputs": [
+    cells = [{"cell_type": "markdown", "id": "header", "metadata": {}, "source": header},
+             {"cell_type": "code", "id": "plot", "execution_count": 1, "metadata": {}, "source": "plot()", "outputs": [
                  {"output_type": "display_data", "metadata": {}, "data": {"image/png": _png(80, 60)}}]}]
     if with_widget:
-        cells.append({"cell_type": "code", "execution_count": 2, "metadata": {}, "source": "explore()", "outputs": [
+        cells.append({"cell_type": "code", "id": "explore", "execution_count": 2, "metadata": {}, "source": "explore()",
+                      "outputs": [
             {"output_type": "display_data", "metadata": {},
              "data": {"application/vnd.jupyter.widget-view+json": view, "text/plain": "interactive(...)"}}]})
     notebook = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
@@ -151,9 +152,9 @@ def test_a_cell_tagged_key_figure_chooses_the_key_figure(tmp_path):
     path = tmp_path / "01_first.ipynb"
     _executed_lesson(path)
     notebook = json.loads(path.read_text())
-    notebook["cells"].append({"cell_type": "code", "execution_count": 3, "metadata": {"tags": ["key-figure"]},
-                              "source": "main_plot()", "outputs": [{"output_type": "display_data", "metadata": {},
-                                                                   "data": {"image/png": _png(50, 40)}}]})
+    figure = {"output_type": "display_data", "metadata": {}, "data": {"image/png": _png(50, 40)}}
+    notebook["cells"].append({"cell_type": "code", "id": "key", "execution_count": 3,
+                              "metadata": {"tags": ["key-figure"]}, "source": "main_plot()", "outputs": [figure]})
     path.write_text(json.dumps(notebook))
     from PIL import Image
 
