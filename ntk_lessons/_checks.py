@@ -109,6 +109,28 @@ def second_batch(x2: Any, x1: jax.Array, name: str = "x2") -> jax.Array:
     return x2
 
 
+def full_kernel(theta: Any, name: str = "theta") -> np.ndarray:
+    """``theta`` as a finite float64 numpy eNTK of shape (N1, N2, O, O) (a copy), or a ValueError naming it."""
+    shape = getattr(theta, "shape", None)
+    if shape is None or len(shape) != 4 or shape[2] != shape[3]:
+        raise ValueError(f"{name} must be an eNTK of shape (N1, N2, O, O), got {shape or type(theta).__name__}")
+    theta = np.asarray(theta, np.float64)
+    if not np.all(np.isfinite(theta)):
+        raise ValueError(f"{name} must be finite")
+    return theta
+
+
+def matching_kernel(k: Any, shape: tuple[int, int], name: str) -> np.ndarray:
+    """``k`` as a finite float64 numpy kernel of ``shape`` (N1, N2), matching an eNTK's first two axes."""
+    if getattr(k, "shape", None) is None or tuple(k.shape) != shape:
+        got = getattr(k, "shape", type(k).__name__)
+        raise ValueError(f"{name} must have shape {shape} (N1, N2) to match theta, got {got}")
+    k = np.asarray(k, np.float64)
+    if not np.all(np.isfinite(k)):
+        raise ValueError(f"{name} must be finite")
+    return k
+
+
 @jax.jit
 def _all_finite(leaves: list) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))

@@ -215,8 +215,16 @@ def pntk_regression(apply_fn: Callable, params: Any, split: DigitsSplit, *, ridg
     the solve O(N^3 / 3). Needs float64 (``config.enable_float64``).
     """
     _require_x64("pntk_regression")
-    k_train = _f64(kernels.pntk(apply_fn, params, split.x_train, method=method))
-    k_test = _f64(kernels.pntk(apply_fn, params, split.x_test, split.x_train, method=method))
+    return _pntk_fit(*_pntk_kernels(apply_fn, params, split, method), split, ridge)
+
+
+def _pntk_kernels(apply_fn, params, split, method):
+    """float64 pNTKs (N, N) on the training digits and (M, N) test x training."""
+    return (_f64(kernels.pntk(apply_fn, params, split.x_train, method=method)),
+            _f64(kernels.pntk(apply_fn, params, split.x_test, split.x_train, method=method)))
+
+
+def _pntk_fit(k_train, k_test, split, ridge):
     return _f64(regression.fit_predict(k_train, _f64(split.y_train), k_test, ridge=ridge))
 
 
@@ -260,17 +268,17 @@ def regression_point(width: int, *, n_train: int = N_TRAIN_POOL, seed: int = 0, 
     f_entk, entk_cost = full_entk_regression(apply_fn, params, split, ridge=ridge)
     stage("eNTK")
     start = time.perf_counter()
-    f_pntk = pntk_regression(apply_fn, params, split, ridge=ridge)
+    k0, k0_test = _pntk_kernels(apply_fn, params, split, "auto")
+    f_pntk = _pntk_fit(k0, k0_test, split, ridge)
     pntk_seconds = time.perf_counter() - start
     stage("pNTK")
     start = time.perf_counter()
     result = train_network(apply_fn, params, split, steps=train_steps, seed=seed, record_every=train_steps,
                            progress=False)
     train_seconds = time.perf_counter() - start
-    f_after = pntk_regression(apply_fn, result.params, split, ridge=ridge)
-    k0 = _f64(kernels.pntk(apply_fn, params, split.x_train))
-    pntk_movement = float(np.linalg.norm(_f64(kernels.pntk(apply_fn, result.params, split.x_train)) - k0)
-                          / np.linalg.norm(k0))
+    k1, k1_test = _pntk_kernels(apply_fn, result.params, split, "auto")
+    f_after = _pntk_fit(k1, k1_test, split, ridge)
+    pntk_movement = float(np.linalg.norm(k1 - k0) / np.linalg.norm(k0))
     stage("training")
     labels = split.labels_test
     costs = {f"entk_{k}": v for k, v in dataclasses.asdict(entk_cost).items()}
@@ -423,8 +431,8 @@ def logit_gradient_correlation(theta: Any) -> float:
     initialisation, where distinct logits' gradients are nearly orthogonal (of size n^(-1/2));
     negative when the logits compete. Cost O(N O^2).
     """
-    theta = _f64(theta)
-    if theta.ndim != 4 or theta.shape[0] != theta.shape[1] or theta.shape[2] != theta.shape[3] or theta.shape[2] < 2:
+    theta = _checks.full_kernel(theta)
+    if theta.shape[0] != theta.shape[1] or theta.shape[2] < 2:
         raise ValueError(f"theta must be an eNTK of shape (N, N, O, O) with O >= 2, got {theta.shape}")
     same_input = np.einsum("nnjk->njk", theta)  # (N, O, O)
     scale = np.sqrt(np.einsum("njj->nj", same_input))
@@ -517,9 +525,12 @@ def gap_during_training(apply_fn: Callable, result: training.TrainingResult, spl
         gap = kernel_gap(apply_fn, params, split, n_kernel=n_kernel, n_test=n_test, ridge=ridge, method=method)
         theta, k = gap.pop("theta"), gap.pop("k")
         theta0 = theta if theta0 is None else theta0
-        ((theta_reset, k_reset),) = _kernel_pairs(apply_fn, with_readout(params, w0), split.x_train[:n_kernel], None,
-                                                  method)
         w = readout_weights(params)
+        if w is w0:  # the readout has not moved (step 0): putting it back changes nothing
+            theta_reset, k_reset = theta, k
+        else:
+            ((theta_reset, k_reset),) = _kernel_pairs(apply_fn, with_readout(params, w0), split.x_train[:n_kernel],
+                                                      None, method)
         out["step"].append(int(step))
         for key in GAP_METRICS:
             out[key].append(float(gap[key]))

@@ -111,13 +111,12 @@ exercises.register(Exercise(
 
 def _relu_ntk_step(c):
     """Θ^{l+1} = Σ^{l+1} + σ_w² E[relu'(u) relu'(v)] Θ^l, with E[relu' relu'] = (π − θ)/(2π)."""
-    nngp, ntk, var1, var2 = _state(c)
-    e_relu, e_step = (np.asarray(e, np.float64) for e in infinite.relu_expectations(nngp, var1[:, None], var2[None, :]))
-    next_nngp = c.W_std**2 * e_relu + c.b_std**2
+    _, ntk, next_nngp, _, e_step = _ntk_parts(c)
     return next_nngp + c.W_std**2 * e_step * ntk
 
 
 def _ntk_parts(c):
+    """(Σ^l, Θ^l, Σ^{l+1}, E[relu relu], E[relu' relu']) of the context, float64."""
     nngp, ntk, var1, var2 = _state(c)
     e_relu, e_step = (np.asarray(e, np.float64) for e in infinite.relu_expectations(nngp, var1[:, None], var2[None, :]))
     return nngp, ntk, c.W_std**2 * e_relu + c.b_std**2, e_relu, e_step

@@ -63,7 +63,7 @@ def pntk_of(theta: Any) -> np.ndarray:
     The same kernel as ``kernels.pntk`` (one backward pass of Σ_j f_j / √O per input; lesson 01
     checks the identity), taken here from an eNTK that is computed anyway.
     """
-    theta = _full_kernel(theta, "theta")
+    theta = _checks.full_kernel(theta, "theta")
     return theta.sum(axis=(2, 3)) / theta.shape[-1]
 
 
@@ -78,10 +78,10 @@ def limit_errors(theta: Any, k_limit: Any, pntk: Any = None) -> dict[str, float]
       {metric: float} for every name in :data:`LIMIT_METRICS`, computed in float64.
     Cost O(N1 N2 O²).
     """
-    theta = _full_kernel(theta, "theta")
+    theta = _checks.full_kernel(theta, "theta")
     n1, n2, o, _ = theta.shape
-    k_limit = _matching_kernel(k_limit, (n1, n2), "k_limit")
-    pntk = pntk_of(theta) if pntk is None else _matching_kernel(pntk, (n1, n2), "pntk")
+    k_limit = _checks.matching_kernel(k_limit, (n1, n2), "k_limit")
+    pntk = pntk_of(theta) if pntk is None else _checks.matching_kernel(pntk, (n1, n2), "pntk")
     limit_norm = np.linalg.norm(k_limit)
     if not limit_norm > 0:
         raise ValueError("k_limit is identically zero, so errors relative to it are undefined")
@@ -116,9 +116,9 @@ def regression_metrics(theta: Any, k_limit: Any, y: Any, n_train: int, *, ridge:
       Θ_∞, "prediction_pntk_vs_limit": ‖F_pNTK − F_∞‖/‖F_∞‖} (F: (N − n_train, O) test predictions).
     Cost: one (n_train O)³ solve (the eNTK couples the outputs) and two n_train³ solves.
     """
-    theta = _full_kernel(theta, "theta")
+    theta = _checks.full_kernel(theta, "theta")
     n = theta.shape[0]
-    k_limit = _matching_kernel(k_limit, (n, n), "k_limit")
+    k_limit = _checks.matching_kernel(k_limit, (n, n), "k_limit")
     n_train = _checks.positive_int(n_train, "n_train")
     if n_train >= n:
         raise ValueError(f"n_train must leave test inputs: got n_train={n_train} for N={n} inputs")
@@ -352,26 +352,6 @@ def closed_form_vs_neural_tangents(
 
 def _records(model: str, width: int, seed: int, values: dict[str, float]) -> list[dict]:
     return [dict(model=model, width=int(width), seed=int(seed), metric=m, value=float(v)) for m, v in values.items()]
-
-
-def _full_kernel(theta: Any, name: str) -> np.ndarray:
-    shape = getattr(theta, "shape", None)
-    if shape is None or len(shape) != 4 or shape[2] != shape[3]:
-        raise ValueError(f"{name} must be an eNTK of shape (N1, N2, O, O), got {shape or type(theta).__name__}")
-    theta = np.asarray(theta, np.float64)
-    if not np.all(np.isfinite(theta)):
-        raise ValueError(f"{name} must be finite")
-    return theta
-
-
-def _matching_kernel(k: Any, shape: tuple[int, int], name: str) -> np.ndarray:
-    if getattr(k, "shape", None) is None or tuple(k.shape) != shape:
-        got = getattr(k, "shape", type(k).__name__)
-        raise ValueError(f"{name} must have shape {shape} (N1, N2) to match theta, got {got}")
-    k = np.asarray(k, np.float64)
-    if not np.all(np.isfinite(k)):
-        raise ValueError(f"{name} must be finite")
-    return k
 
 
 @functools.lru_cache(maxsize=32)
