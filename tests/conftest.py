@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_lessons import config, models
+from ntk_lessons.core import models
+from ntk_lessons.support import config
 
 config.enable_float64()  # the one documented switch (jax_enable_x64), before any array is created
 

@@ -10,19 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_lessons import (
-    approximations,
-    cache,
-    dynamics,
-    experiments,
-    infinite,
-    kernels,
-    memory,
-    models,
-    readout,
-    regression,
-    training,
-)
+from ntk_lessons.core import approximations, dynamics, infinite, kernels, memory, models, readout, regression, training
+from ntk_lessons.lessons import convergence
+from ntk_lessons.support import cache
 
 from conftest import make_inputs, make_mlp
 
@@ -94,11 +84,11 @@ CASES = {
                                      ValueError, "activation"),
     "infinite: mismatched features": (lambda: infinite.mlp_kernels(X, X[:, :3], n_hidden=1), ValueError, "x2"),
     "infinite: not an mlp": (lambda: infinite.of(lambda p, x: x, X), TypeError, "apply_fn"),
-    "sweep: unknown regime": (lambda: experiments.hidden_widths("deepest", 8, 2), ValueError, "regime"),
-    "sweep: last_wide without fixed width": (lambda: experiments.hidden_widths("last_wide", 8, 2), ValueError,
+    "sweep: unknown regime": (lambda: convergence.hidden_widths("deepest", 8, 2), ValueError, "regime"),
+    "sweep: last_wide without fixed width": (lambda: convergence.hidden_widths("last_wide", 8, 2), ValueError,
                                              "fixed_width"),
-    "sweep: no widths": (lambda: experiments.convergence_sweep([], [0]), ValueError, "widths"),
-    "fit: values of the wrong shape": (lambda: experiments.fit_power_law([1, 2, 4], np.ones((2, 3))), ValueError,
+    "sweep: no widths": (lambda: convergence.convergence_sweep([], [0]), ValueError, "widths"),
+    "fit: values of the wrong shape": (lambda: convergence.fit_power_law([1, 2, 4], np.ones((2, 3))), ValueError,
                                        "values_by_seed"),
     "training: negative lr": (lambda: training.train(APPLY, PARAMS, X, Y, steps=1, lr=-0.1, progress=False),
                               ValueError, "lr"),

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_lessons import kernels, memory
+from ntk_lessons.core import kernels, memory
 
 from conftest import conv_net, make_inputs, make_mlp, max_rel_err
 

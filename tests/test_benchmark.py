@@ -1,7 +1,7 @@
 import jax
 import pytest
 
-from ntk_lessons import benchmark
+from ntk_lessons.reference import benchmark
 
 pytestmark = pytest.mark.neural_tangents
 

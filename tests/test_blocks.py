@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_lessons import blocks
+from ntk_lessons.core import blocks
 
 
 def test_orders_place_entries_where_documented():

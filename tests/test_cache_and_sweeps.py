@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import ntk_lessons
-from ntk_lessons import cache, experiments
+from ntk_lessons.lessons import convergence
+from ntk_lessons.support import cache
 
 
 @pytest.fixture
@@ -47,12 +48,12 @@ def test_version_is_part_of_the_key(monkeypatch):
 
 def test_default_cache_dir_is_outside_the_repository(monkeypatch):
     monkeypatch.delenv(cache.CACHE_ENV_VAR, raising=False)
-    repo = experiments.__file__.rsplit("/ntk_lessons/", 1)[0]
+    repo = convergence.__file__.rsplit("/ntk_lessons/", 1)[0]
     assert not str(cache.cache_dir()).startswith(repo)
 
 
 def test_interrupted_sweep_loses_only_the_unfinished_point(cache_dir, monkeypatch):
-    original = experiments.convergence_point
+    original = convergence.convergence_point
     calls = []
 
     def flaky(**kw):
@@ -61,23 +62,23 @@ def test_interrupted_sweep_loses_only_the_unfinished_point(cache_dir, monkeypatc
             raise KeyboardInterrupt
         return original(**kw)
 
-    monkeypatch.setattr(experiments, "convergence_point", flaky)
+    monkeypatch.setattr(convergence, "convergence_point", flaky)
     kwargs = dict(n_train=6, depth=1, out_dim=3, progress=False)
     with pytest.raises(KeyboardInterrupt):
-        experiments.convergence_sweep([4, 8], [0, 1], **kwargs)
+        convergence.convergence_sweep([4, 8], [0, 1], **kwargs)
     assert len(list(cache_dir.glob("*.json"))) == 2
     calls.clear()
-    records = experiments.convergence_sweep([4, 8], [0, 1], **kwargs)
+    records = convergence.convergence_sweep([4, 8], [0, 1], **kwargs)
     assert calls == [(8, 0), (8, 1)]                  # resumed: the interrupted point and the one never started
-    widths, values = experiments.values_by_seed(records, metric="total", approximation="pntk")
+    widths, values = convergence.values_by_seed(records, metric="total", approximation="pntk")
     assert list(widths) == [4, 8] and values.shape == (2, 2) and np.all(values > 0)
 
 
 def test_sweep_records_are_reproducible_and_tidy(cache_dir):
     kwargs = dict(n_train=5, n_test=4, depth=1, out_dim=3, metrics=("blocks", "spectrum", "regression"),
                   approximations=("pntk", "first_logit"), progress=False, cache=False, dtype="float64")
-    a = experiments.convergence_sweep([4], [0], **kwargs)
-    b = experiments.convergence_sweep([4], [0], **kwargs)
+    a = convergence.convergence_sweep([4], [0], **kwargs)
+    b = convergence.convergence_sweep([4], [0], **kwargs)
     assert a == b
     assert {r["metric"] for r in a} >= {"total", "diagonal", "offdiagonal", "lambda_max_rel_error", "cond_entk",
                                          "argmax_agreement", "accuracy_entk"}
@@ -90,7 +91,7 @@ def test_fit_power_law_recovers_a_known_exponent_with_an_interval_that_covers_it
     rng = np.random.default_rng(0)
     widths = np.array([16, 64, 256, 1024, 4096])
     values = 3.0 * widths[:, None] ** -0.5 * np.exp(rng.normal(0, 0.1, size=(5, 8)))
-    fit = experiments.fit_power_law(widths, values)
+    fit = convergence.fit_power_law(widths, values)
     assert fit.low <= -0.5 <= fit.high and fit.high - fit.low < 0.2 and abs(fit.slope + 0.5) < 0.05
     slope, low, high = fit  # unpacks as (slope, low, high)
     assert low < slope < high
@@ -102,20 +103,20 @@ def test_fit_floor_finds_a_floor_only_where_there_is_one():
     noise = np.exp(rng.normal(0, 0.03, size=(5, 6)))
     with_floor = np.sqrt(4.0 / widths[:, None] + 0.01) * noise
     without = np.sqrt(4.0 / widths[:, None]) * noise
-    f = experiments.fit_floor(widths, with_floor)
+    f = convergence.fit_floor(widths, with_floor)
     assert f.c_low > 0 and abs(f.floor - 0.1) < 0.02
-    g = experiments.fit_floor(widths, without)
+    g = convergence.fit_floor(widths, without)
     assert g.c_low < 1e-4 and g.floor < 0.01
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: experiments.fit_power_law([1, 2, 3], np.ones((2, 3))), "values_by_seed"),
-    (lambda: experiments.fit_power_law([1], np.ones((1, 3))), "widths"),
-    (lambda: experiments.fit_power_law([1, 2], -np.ones((2, 3))), "positive"),
-    (lambda: experiments.hidden_widths("last_wide", 8, 2), "fixed_width"),
-    (lambda: experiments.hidden_widths("deep", 8, 2), "regime"),
-    (lambda: experiments.convergence_sweep([], [0]), "non-empty"),
-    (lambda: experiments.convergence_point(width=4, seed=0, metrics=("speed",)), "metrics"),
+    (lambda: convergence.fit_power_law([1, 2, 3], np.ones((2, 3))), "values_by_seed"),
+    (lambda: convergence.fit_power_law([1], np.ones((1, 3))), "widths"),
+    (lambda: convergence.fit_power_law([1, 2], -np.ones((2, 3))), "positive"),
+    (lambda: convergence.hidden_widths("last_wide", 8, 2), "fixed_width"),
+    (lambda: convergence.hidden_widths("deep", 8, 2), "regime"),
+    (lambda: convergence.convergence_sweep([], [0]), "non-empty"),
+    (lambda: convergence.convergence_point(width=4, seed=0, metrics=("speed",)), "metrics"),
 ])
 def test_bad_inputs(call, match):
     with pytest.raises(ValueError, match=match):

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ntk_lessons import data
+from ntk_lessons.support import data
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from ntk_lessons import blocks, dynamics, regression
+from ntk_lessons.core import blocks, dynamics, regression
 
 N, M, O = 8, 5, 3
 

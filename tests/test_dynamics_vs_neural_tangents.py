@@ -4,7 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_lessons import blocks, dynamics, nt_reference
+from ntk_lessons.core import blocks, dynamics
+from ntk_lessons.reference import nt_reference
 
 pytestmark = pytest.mark.neural_tangents
 

@@ -5,7 +5,8 @@ import jax
 import numpy as np
 import pytest
 
-from ntk_lessons import exercises, models
+from ntk_lessons.core import models
+from ntk_lessons.teaching import exercises
 
 from conftest import make_inputs, make_mlp
 
@@ -22,7 +23,7 @@ def net():
 def contexts(net):
     apply_fn, params = net
     x1, x2 = np.asarray(make_inputs(4, D)), np.asarray(make_inputs(5, D, seed=2))
-    from ntk_lessons import kernels
+    from ntk_lessons.core import kernels
     theta = np.asarray(kernels.entk(apply_fn, params, x1))
     return {
         "01.entk_by_jacobian": dict(apply_fn=apply_fn, params=params, x1=x1, x2=x2),

@@ -4,18 +4,20 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 
-from ntk_lessons import blocks, experiments, widgets  # noqa: E402
+from ntk_lessons.core import blocks  # noqa: E402
+from ntk_lessons.lessons import convergence
+from ntk_lessons.teaching import widgets
 
 from conftest import make_inputs  # noqa: E402
 
 
 def test_offdiagonal_share_falls_with_width():
     x = np.asarray(make_inputs(6, 5))
-    shares = experiments.offdiagonal_share_vs_width(x, [8, 64, 512], [0, 1, 2], out_dim=4, progress=False)
+    shares = convergence.offdiagonal_share_vs_width(x, [8, 64, 512], [0, 1, 2], out_dim=4, progress=False)
     assert shares.shape == (3, 3)
     mean = shares.mean(axis=1)
     assert mean[0] > mean[1] > mean[2]
-    assert experiments.loglog_slope([8, 64, 512], mean) < -0.3
+    assert convergence.loglog_slope([8, 64, 512], mean) < -0.3
 
 
 def test_block_structure_figure_is_the_plain_function_behind_the_widget():

@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from ntk_lessons import blocks, plots, widgets  # noqa: E402
+from ntk_lessons.core import blocks  # noqa: E402
+from ntk_lessons.teaching import plots, widgets
 
 from conftest import make_inputs  # noqa: E402
 

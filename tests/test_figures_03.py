@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from ntk_lessons import experiments, plots, widgets  # noqa: E402
+from ntk_lessons.lessons import convergence  # noqa: E402
+from ntk_lessons.teaching import plots, widgets
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +29,7 @@ def test_error_vs_width_shows_each_fit_with_its_interval_and_floor():
     ax = plots.error_vs_width(series, ylabel="relative error", title="setup N=50", floors={"a": 0.01})
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     for label, (w, v) in series.items():
-        fit = experiments.fit_power_law(w, v)
+        fit = convergence.fit_power_law(w, v)
         assert any(t.startswith(f"{label}: slope {fit.slope:.2f} [{fit.low:.2f}, {fit.high:.2f}]") for t in labels)
     assert ax.get_ylabel() == "relative error" and ax.get_title() == "setup N=50"
     assert [float(t) for t in ax.get_xticks()] == [64, 256, 1024, 4096]

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ntk_lessons import blocks, infinite, kernels, models
+from ntk_lessons.core import blocks, infinite, kernels, models
 
 from conftest import make_inputs, max_rel_err
 

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from test_infinite import awkward_inputs
 
-from ntk_lessons import data, infinite, kernels, models, nt_reference
+from ntk_lessons.core import infinite, kernels, models
+from ntk_lessons.reference import nt_reference
+from ntk_lessons.support import data
 
 from conftest import TOL, cast, max_rel_err
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ntk_lessons import blocks, kernels
+from ntk_lessons.core import blocks, kernels
 
 from conftest import TOL, cast, conv_net, make_inputs, make_mlp, max_rel_err
 
@@ -107,7 +107,7 @@ def test_x2_none_same_object_and_copy_agree():
         c = kernels.entk(apply_fn, params, x, x.copy(), method=method)
         assert max_rel_err(a, b) < 1e-13 and max_rel_err(a, c) < 1e-13
     # The same object twice is budgeted (and computed) as one batch, a copy as two.
-    from ntk_lessons import memory
+    from ntk_lessons.core import memory
     n_params = sum(a.size for a in jax.tree_util.tree_leaves(params))
     one = memory.estimate_bytes("jacobian", n1=4, n2=4, out_dim=3, n_params=n_params, itemsize=8, same_inputs=True)
     kernels.entk(apply_fn, params, x, x, method="jacobian", memory_budget=one)
@@ -202,7 +202,7 @@ def test_inputs_are_not_mutated():
 
 
 def test_compiled_cost_structured_does_far_less_work_than_jacobian():
-    from ntk_lessons import cost
+    from ntk_lessons.core import cost
 
     apply_fn, params = make_mlp((128, 128), 10, 16, b_std=0.1, dtype=jnp.float32)
     x = make_inputs(20, 16, dtype=jnp.float32)
@@ -222,7 +222,7 @@ def test_structured_peak_memory_is_at_most_three_outputs_plus_params(width, out_
     Before the eNTK was summed in row blocks the first two cases planned 3.17x and 3.03x
     (all per-layer products alive at once); the third is dominated by the deltas (2.7x).
     """
-    from ntk_lessons import cost, models
+    from ntk_lessons.core import cost, models
 
     apply_fn, params = make_mlp((width, width), out_dim, 8, b_std=0.1, dtype=jnp.float32)
     x = make_inputs(n, 8, dtype=jnp.float32)
@@ -234,7 +234,7 @@ def test_structured_peak_memory_is_at_most_three_outputs_plus_params(width, out_
 
 
 def test_structured_pntk_backpropagates_one_output():
-    from ntk_lessons import structured
+    from ntk_lessons.core import structured
 
     apply_fn, params = make_mlp((7, 6), 5, 4)
     x = make_inputs(3, 4)

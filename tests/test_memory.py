@@ -2,7 +2,7 @@ import jax
 import numpy as np
 import pytest
 
-from ntk_lessons import kernels, memory
+from ntk_lessons.core import kernels, memory
 
 from conftest import make_inputs, make_mlp
 

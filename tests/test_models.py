@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_lessons import models
+from ntk_lessons.core import models
 
 from conftest import make_inputs, make_mlp
 

@@ -1,4 +1,4 @@
-"""ntk_lessons.optional: cells that need neural-tangents run where it imports and print one line elsewhere."""
+"""ntk_lessons.reference.optional: cells that need neural-tangents run where it imports and print one line elsewhere."""
 
 import importlib.util
 import json
@@ -10,7 +10,7 @@ from pathlib import Path
 import jax
 import pytest
 
-from ntk_lessons import nt_reference, optional
+from ntk_lessons.reference import nt_reference, optional
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 NEEDS_NEURAL_TANGENTS = re.compile(r"\bnt_reference\b|\b(import|from) neural_tangents\b|\bbenchmark\.")
@@ -37,7 +37,7 @@ def _pretend_import(monkeypatch, *, works: bool) -> list:
 
 
 def test_importing_the_module_imports_neither_neural_tangents_nor_jax():
-    code = ("import sys, ntk_lessons.optional\n"
+    code = ("import sys, ntk_lessons.reference.optional\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('neural_tangents', 'tensorflow', 'jax')]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ntk_lessons import data
+from ntk_lessons.support import data
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def test_the_wheel_ships_the_digits_and_they_load_outside_the_checkout(tmp_path)
     target = tmp_path / "site"
     with zipfile.ZipFile(wheel) as archive:  # what `pip install` puts in site-packages
         archive.extractall(target)
-    code = ("import ntk_lessons, ntk_lessons.data as d; images, labels = d.load_digits(); "
+    code = ("import ntk_lessons, ntk_lessons.support.data as d; images, labels = d.load_digits(); "
             "print(ntk_lessons.__file__); print(images.shape, labels.shape)")
     env = {**os.environ, "PYTHONPATH": str(target)}
     env.pop(data.DATA_DIR_ENV_VAR, None)

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_lessons import kernels, models, readout
+from ntk_lessons.core import kernels, models, readout
 
 from conftest import make_inputs, make_mlp, max_rel_err
 

@@ -6,7 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_lessons import data, exercises, kernels, practice, regression, training
+from ntk_lessons.core import kernels, regression, training
+from ntk_lessons.lessons import practice
+from ntk_lessons.support import data
+from ntk_lessons.teaching import exercises
 
 from conftest import conv_net, make_inputs, make_mlp, max_rel_err
 
@@ -163,7 +166,7 @@ def test_gap_during_training_starts_from_zero_movement_and_resets_the_readout(sm
 
 
 def test_dataset_costs_print_in_readable_units():
-    from ntk_lessons import scaling
+    from ntk_lessons.lessons import scaling
 
     text = practice.format_dataset_costs(scaling.dataset_costs(1e10))
     assert "1 TB" in text and "10 GB" in text and "ImageNet" in text and "years" in text

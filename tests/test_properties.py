@@ -15,7 +15,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ntk_lessons import infinite, kernels, models, readout
+from ntk_lessons.core import infinite, kernels, models, readout
 
 from conftest import make_inputs
 

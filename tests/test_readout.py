@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_lessons import kernels, readout, structured
+from ntk_lessons.core import kernels, readout, structured
 
 from conftest import make_inputs, make_mlp, max_rel_err
 

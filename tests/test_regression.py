@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_lessons import blocks, regression
+from ntk_lessons.core import blocks, regression
 
 
 def kron_eye(k, out_dim):

@@ -13,9 +13,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-# Every module of the package except the two that exist to import neural-tangents.
-CORE = sorted(m.name for m in pkgutil.iter_modules([str(ROOT / "ntk_lessons")])
-              if m.name not in {"nt_reference", "benchmark"})
+# Every module of the package outside ntk_lessons.reference, the one subpackage that imports neural-tangents.
+CORE = sorted(m.name.removeprefix("ntk_lessons.")
+              for m in pkgutil.walk_packages([str(ROOT / "ntk_lessons")], "ntk_lessons.")
+              if not m.name.startswith("ntk_lessons.reference"))
 
 
 def _pyproject():
@@ -47,7 +48,8 @@ def test_direct_dependencies_are_pinned_and_in_the_lock():
 
 
 def test_core_list_is_derived_from_the_package():
-    assert {"kernels", "models", "exercises", "plots"} <= set(CORE) and "nt_reference" not in CORE
+    assert {"core.kernels", "core.models", "teaching.exercises", "teaching.plots"} <= set(CORE)
+    assert not any("nt_reference" in m or "benchmark" in m for m in CORE)
 
 
 def test_core_does_not_import_neural_tangents():
@@ -83,7 +85,7 @@ def _sources(nb):
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_exercises_use_the_exercises_module_and_keep_solutions_out_of_the_notebook(nb):
     """CONTRIBUTING.md: one self-check mechanism; reference solutions live in ntk_lessons/solutions.py."""
-    from ntk_lessons import exercises
+    from ntk_lessons.teaching import exercises
 
     cells, src = _sources(nb)
     self_checks = [s for s in src if s.lstrip().startswith("# Self-check")]

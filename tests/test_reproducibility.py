@@ -16,7 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_lessons import config, data, kernels, models
+from ntk_lessons.core import kernels, models
+from ntk_lessons.support import config, data
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [("entk", "jacobian"), ("entk", "ntk_vp"), ("entk", "structured"), ("pntk", "jacobian"), ("pntk", "structured")]
@@ -49,7 +50,7 @@ def test_twice_in_one_process_bit_identical(dtype, batch_size):
 SCRIPT = """
 import hashlib, json, sys
 sys.path.insert(0, {tests!r})
-from ntk_lessons import config
+from ntk_lessons.support import config
 config.enable_float64()
 from test_reproducibility import _kernels_from_seed
 digests = {{}}
@@ -74,7 +75,7 @@ def test_twice_in_fresh_processes_bit_identical():
 
 
 def test_enable_float64_is_the_one_switch():
-    code = ("import jax.numpy as jnp\nfrom ntk_lessons import config\n"
+    code = ("import jax.numpy as jnp\nfrom ntk_lessons.support import config\n"
             "before = (config.float64_enabled(), str(jnp.zeros(()).dtype))\n"
             "config.enable_float64(); config.enable_float64()  # idempotent\n"
             "print(before, (config.float64_enabled(), str(jnp.zeros(()).dtype)))")

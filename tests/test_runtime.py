@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from ntk_lessons import runtime
+from ntk_lessons.support import runtime
 
 
 class FakeEvents:

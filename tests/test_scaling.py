@@ -4,7 +4,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_lessons import cost, memory, scaling, timing
+from ntk_lessons.core import cost, memory
+from ntk_lessons.lessons import scaling
+from ntk_lessons.support import timing
 
 from conftest import make_inputs, make_mlp
 

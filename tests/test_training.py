@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_lessons import kernels, training
+from ntk_lessons.core import kernels, training
 
 from conftest import conv_net, make_inputs, make_mlp
 

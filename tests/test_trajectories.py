@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from test_dynamics import euler as steps_by_loop  # lesson 01's step iterated with the kernel frozen
 
-from ntk_lessons import blocks, dynamics, exercises, kernels, plots, training, trajectories, widgets
+from ntk_lessons.core import blocks, dynamics, kernels, training
+from ntk_lessons.lessons import trajectories
+from ntk_lessons.teaching import exercises, plots, widgets
 
 from conftest import make_inputs, make_mlp
 

@@ -7,7 +7,8 @@ import jax.experimental
 import jax.numpy as jnp
 import pytest
 
-from ntk_lessons import kernels, models, nt_reference
+from ntk_lessons.core import kernels, models
+from ntk_lessons.reference import nt_reference
 
 from conftest import TOL, cast, make_inputs, max_rel_err
 

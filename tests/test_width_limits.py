@@ -12,7 +12,10 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ntk_lessons import cache, exercises, experiments, infinite, kernels, plots, widgets, width_limits  # noqa: E402
+from ntk_lessons.core import infinite, kernels  # noqa: E402
+from ntk_lessons.lessons import convergence, width_limits
+from ntk_lessons.support import cache
+from ntk_lessons.teaching import exercises, plots, widgets
 
 from conftest import make_inputs, make_mlp  # noqa: E402
 
@@ -141,7 +144,7 @@ def test_mlp_point_records_are_tidy_and_wider_networks_are_closer_to_the_limit()
 def test_mlp_point_uses_the_closed_form_of_the_same_architecture():
     # At width 2^14 with 2 inputs the eNTK's diagonal blocks are within a few percent of infinite.of's Θ∞,
     # while the Θ∞ of another σw is far off: the point compares with the right limit.
-    apply_fn, params, x, _ = experiments.network_on_digits(width=4096, seed=1, n=6, out_dim=2, b_std=0.1)
+    apply_fn, params, x, _ = convergence.network_on_digits(width=4096, seed=1, n=6, out_dim=2, b_std=0.1)
     theta = np.asarray(kernels.entk(apply_fn, params, x), np.float64)
     right = np.asarray(infinite.of(apply_fn, np.asarray(x, np.float64)).ntk)
     wrong = np.asarray(infinite.mlp_kernels(np.asarray(x, np.float64), n_hidden=2, W_std=1.5, b_std=0.1).ntk)
@@ -159,7 +162,7 @@ def test_sweep_is_cached_per_point_and_collects_into_grids(cache_dir, monkeypatc
     monkeypatch.setattr(width_limits, "mlp_point", fail)
     again = width_limits.mlp_sweep([8, 16], [0, 1], progress=False, **SMALL)
     assert again == first
-    widths, values = experiments.values_by_seed(again, metric="pntk")
+    widths, values = convergence.values_by_seed(again, metric="pntk")
     assert list(widths) == [8, 16] and values.shape == (2, 2)
     comparison = width_limits.distance_comparison(again)
     assert comparison.ratio.shape == comparison.entk_vs_pntk.shape == (2, 2)
@@ -171,7 +174,7 @@ def test_sweep_is_cached_per_point_and_collects_into_grids(cache_dir, monkeypatc
 def test_entries_are_the_kernel_entries_of_each_pair():
     e = width_limits.entries_at(32, seed=2, n=5, out_dim=3)
     assert e.limit.shape == e.pntk.shape == (15,) and e.diagonal.shape == (15, 3) and e.offdiagonal.shape == (15, 6)
-    apply_fn, params, x, _ = experiments.network_on_digits(width=32, seed=2, n=5, out_dim=3, b_std=0.1)
+    apply_fn, params, x, _ = convergence.network_on_digits(width=32, seed=2, n=5, out_dim=3, b_std=0.1)
     theta = np.asarray(kernels.entk(apply_fn, params, x), np.float64)
     rows, cols = np.triu_indices(5)
     np.testing.assert_allclose(e.diagonal[:, 1], theta[rows, cols, 1, 1], rtol=1e-12)
@@ -288,7 +291,7 @@ def test_closed_form_agrees_with_neural_tangents_in_every_record():
 
 @pytest.mark.neural_tangents
 def test_conv_point_compares_with_the_infinite_cnn_kernel(cache_dir):
-    from ntk_lessons import nt_reference
+    from ntk_lessons.reference import nt_reference
 
     narrow = width_limits.conv_point(width=2, seed=0, n=4, out_dim=3)
     wide = width_limits.conv_point(width=256, seed=0, n=4, out_dim=3)

@@ -1,0 +1,240 @@
+"""Multilayer perceptrons as stax-style ``(init_fn, apply_fn)`` pairs, in NTK or standard parameterisation.
+
+A dense layer maps ``a`` (N, n_in) to pre-activations (N, n_out):
+
+* ``parameterization="ntk"`` (default): ``h = W_std / sqrt(n_in) * a @ W + b_std * b`` with
+  ``W`` (n_in, n_out) and ``b`` (1, n_out) drawn i.i.d. N(0, 1). The scale sits in the
+  forward pass, so every parameter has unit scale and the eNTK has a finite limit as the
+  widths grow.
+* ``parameterization="standard"``: ``h = a @ W + b`` with ``W ~ N(0, W_std^2 / n_in)`` and
+  ``b ~ N(0, b_std^2)`` -- the PyTorch/Flax-style default. At initialisation the outputs
+  have the same law as in "ntk", but the gradients (hence the eNTK) do not: d h / d W is
+  ``a`` here instead of ``W_std a / sqrt(n_in)``.
+
+Both are exactly ``neural_tangents.stax.Dense(n_out, W_std, b_std, parameterization=...)``:
+the same parameter pytree, the same random draws for the same key, the same outputs. An
+``mlp`` is ``stax.serial(Dense, act, Dense, act, ..., Dense)``.
+
+Parameter pytree: a list with one entry per stax layer: ``(W, b)`` for a dense layer
+(``b`` is None when ``b_std`` is None) and ``()`` for an activation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import erf
+
+from . import checks
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    # jnp.maximum(x, 0) rather than jax.nn.relu: bit-for-bit what stax.Relu computes.
+    "relu": lambda h: jnp.maximum(h, 0),
+    "erf": erf,
+}
+
+Params = list  # [(W, b), (), (W, b), (), ..., (W, b)]
+PARAMETERIZATIONS = ("ntk", "standard")
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPSpec:
+    """Architecture of an ``mlp``: everything but the input dimension and the weights."""
+
+    hidden_widths: tuple[int, ...]
+    out_dim: int
+    activation: str = "relu"
+    W_std: float = 1.0
+    b_std: float | None = 0.0
+    parameterization: str = "ntk"
+
+    def weight_scale(self, n_in: int) -> float:
+        """The factor c with d h / d W[p, q] = c * a[p]: W_std / sqrt(n_in) ("ntk") or 1 ("standard")."""
+        return self.W_std / n_in**0.5 if self.parameterization == "ntk" else 1.0
+
+    def bias_scale(self) -> float:
+        """The factor beta with d h / d b[q] = beta: b_std ("ntk") or 1 ("standard"); 0 without biases."""
+        if self.b_std is None:
+            return 0.0
+        return self.b_std if self.parameterization == "ntk" else 1.0
+
+    def stax_layer_count(self) -> int:
+        return 2 * len(self.hidden_widths) + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPInit:
+    """``init_fn(key, input_shape) -> (output_shape, params)``, as in stax."""
+
+    spec: MLPSpec
+
+    def __call__(
+        self, key: jax.Array, input_shape: tuple[int, ...], *, dtype: Any = None
+    ) -> tuple[tuple[int, ...], Params]:
+        """Draw the params for inputs of shape (N, d); ``dtype`` (e.g. ``jnp.float64``) is the
+        params' floating dtype, default jax's default float dtype (then the draws are bit-for-bit
+        stax's for the same key; other dtypes are drawn directly in that dtype). Cost O(P)."""
+        if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 2:
+            raise ValueError(f"input_shape must be (N, d) (N may be -1), got {input_shape!r}")
+        d = checks.positive_int(input_shape[-1], "input_shape[-1]")
+        if not isinstance(key, jax.Array) or not (
+            jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) or (key.shape == (2,) and key.dtype == jnp.uint32)
+        ):
+            raise TypeError(f"key must be a JAX PRNG key such as jax.random.PRNGKey(0), got {key!r}")
+        draw_dtype = () if dtype is None else (checks.float_dtype(dtype, "dtype"),)
+        params: Params = []
+        n_in = d
+        widths = (*self.spec.hidden_widths, self.spec.out_dim)
+        for i, n_out in enumerate(widths):
+            # stax.serial: one split per layer, activation layers included.
+            key, layer_key = jax.random.split(key)
+            k_w, k_b = jax.random.split(layer_key)
+            W = jax.random.normal(k_w, (n_in, n_out), *draw_dtype)
+            b = None if self.spec.b_std is None else jax.random.normal(k_b, (1, n_out), *draw_dtype)
+            if self.spec.parameterization == "standard":  # the scale moves into the draw, as stax writes it
+                W = W * (self.spec.W_std / (n_in / 1) ** 0.5)
+                b = None if b is None else b * self.spec.b_std
+            params.append((W, b))
+            if i < len(self.spec.hidden_widths):
+                key, _ = jax.random.split(key)  # the activation layer's (unused) key
+                params.append(())
+            n_in = n_out
+        return (input_shape[0], self.spec.out_dim), params
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPApply:
+    """``apply_fn(params, x) -> f``: x (N, d) -> logits (N, out_dim). Cost O(N P)."""
+
+    spec: MLPSpec
+
+    def __call__(self, params: Params, x: jax.Array) -> jax.Array:
+        return forward(self.spec, params, x)[-1]
+
+
+def mlp(
+    hidden_widths: tuple[int, ...] | list[int],
+    out_dim: int,
+    *,
+    activation: str = "relu",
+    W_std: float = 1.0,
+    b_std: float | None = 0.0,
+    parameterization: str = "ntk",
+) -> tuple[MLPInit, MLPApply]:
+    """An MLP, identical to ``stax.serial(Dense, act, ..., Dense)`` with the same parameterisation.
+
+    Args:
+      hidden_widths: widths n_1, ..., n_L of the hidden layers (each >= 1; may be empty,
+        giving a linear model).
+      out_dim: number of outputs O (e.g. classes).
+      activation: "relu" or "erf" (``stax.Relu()`` / ``stax.Erf()``).
+      W_std: sigma_w, the weight scale (>= 0).
+      b_std: sigma_b, the bias scale (>= 0), or None for no biases (stax's default).
+      parameterization: "ntk" (default; scales in the forward pass) or "standard" (scales
+        in the initial draw, as in PyTorch/Flax); see the module docstring.
+
+    Returns:
+      ``(init_fn, apply_fn)``. ``init_fn(key, (N, d), dtype=None)`` returns ``((N, O), params)``
+      with params in ``dtype`` (default: jax's default float dtype, exactly stax's draws);
+      ``apply_fn(params, x)`` maps x (N, d) to logits (N, O) at cost O(N P), where
+      P = sum_l (n_{l-1} + 1) n_l is the parameter count. Both carry ``.spec``.
+    """
+    if isinstance(hidden_widths, (str, bytes)) or not hasattr(hidden_widths, "__iter__"):
+        raise TypeError(f"hidden_widths must be a sequence of positive integers, got {hidden_widths!r}")
+    widths = tuple(checks.positive_int(w, f"hidden_widths[{i}]") for i, w in enumerate(hidden_widths))
+    spec = MLPSpec(
+        hidden_widths=widths,
+        out_dim=checks.positive_int(out_dim, "out_dim"),
+        activation=checks.one_of(activation, "activation", tuple(ACTIVATIONS)),
+        W_std=checks.nonnegative_float(W_std, "W_std"),
+        b_std=checks.nonnegative_float(b_std, "b_std", allow_none=True),
+        parameterization=checks.one_of(parameterization, "parameterization", PARAMETERIZATIONS),
+    )
+    return MLPInit(spec), MLPApply(spec)
+
+
+def spec_of(apply_fn: Any) -> MLPSpec | None:
+    """The ``MLPSpec`` behind an ``mlp`` apply_fn, or None for any other model."""
+    return apply_fn.spec if isinstance(apply_fn, MLPApply) else None
+
+
+def dense_layers(params: Params) -> list[tuple[jax.Array, jax.Array | None]]:
+    """The ``(W, b)`` pairs of an mlp's params, input layer first, readout last."""
+    return [p for p in params if not (isinstance(p, (tuple, list)) and len(p) == 0)]
+
+
+def check_params(spec: MLPSpec, params: Any, name: str = "params") -> list[tuple[jax.Array, jax.Array | None]]:
+    """Check that ``params`` has the layout ``mlp(spec)`` creates; return its dense layers."""
+    if not isinstance(params, (list, tuple)) or len(params) != spec.stax_layer_count():
+        raise ValueError(
+            f"{name} must be the list of {spec.stax_layer_count()} layer entries that this mlp's "
+            f"init_fn returns, got {type(params).__name__} of length "
+            f"{len(params) if hasattr(params, '__len__') else '?'}"
+        )
+    layers = dense_layers(params)
+    widths = (*spec.hidden_widths, spec.out_dim)
+    if len(layers) != len(widths):
+        raise ValueError(f"{name} has {len(layers)} dense layers, the model has {len(widths)}")
+    for i, ((W, b), n_out) in enumerate(zip(layers, widths)):
+        if getattr(W, "ndim", None) != 2 or W.shape[1] != n_out:
+            raise ValueError(
+                f"{name}: dense layer {i} has W of shape {getattr(W, 'shape', None)}, expected (*, {n_out})"
+            )
+        if i > 0 and W.shape[0] != widths[i - 1]:
+            raise ValueError(f"{name}: dense layer {i} has W of shape {W.shape}, expected ({widths[i - 1]}, {n_out})")
+        if (b is None) != (spec.b_std is None):
+            raise ValueError(f"{name}: dense layer {i} bias presence does not match b_std={spec.b_std}")
+    return layers
+
+
+def forward(spec: MLPSpec, params: Params, x: jax.Array) -> list[jax.Array]:
+    """All intermediate values of the forward pass.
+
+    Returns ``[x, h_1, a_1, h_2, a_2, ..., h_L, a_L, f]``: the input (N, d), each hidden
+    layer's pre-activation h_l and activation a_l (N, n_l), and the logits f (N, O).
+    Cost O(N P). Shapes are checked statically, so this also works under ``jit``.
+    """
+    layers = check_params(spec, params)
+    if getattr(x, "ndim", None) != 2:
+        raise ValueError(f"x must have shape (N, d), got {getattr(x, 'shape', type(x).__name__)}")
+    if x.shape[1] != layers[0][0].shape[0]:
+        raise ValueError(f"x has {x.shape[1]} features but the model's first layer expects {layers[0][0].shape[0]}")
+    act = ACTIVATIONS[spec.activation]
+    values = [x]
+    a = x
+    for i, (W, b) in enumerate(layers):
+        h = dense(a, W, b, spec)
+        if i == len(layers) - 1:
+            values.append(h)
+        else:
+            a = act(h)
+            values.extend([h, a])
+    return values
+
+
+def dense(a: jax.Array, W: jax.Array, b: jax.Array | None, spec: MLPSpec) -> jax.Array:
+    """One dense layer in ``spec.parameterization``: (N, n_in) -> (N, n_out). Cost O(N n_in n_out)."""
+    # Written as stax.Dense writes it (tensordot over W's first axis, then the scale), so
+    # that outputs agree with neural-tangents bit for bit, not just to rounding.
+    prod = jnp.moveaxis(jnp.tensordot(W, a, (0, a.ndim - 1)), 0, -1)
+    if spec.parameterization == "standard":
+        out = prod / 1.0**0.5  # stax's `prod / s[0]**0.5` with s = (1, 1): exact
+        return out if b is None else out + b
+    out = (spec.W_std / a.shape[-1] ** 0.5) * prod
+    if b is not None:
+        out = out + spec.b_std * b
+    return out
+
+
+def activation_derivative(spec: MLPSpec, h: jax.Array) -> jax.Array:
+    """Elementwise derivative of the activation at pre-activations ``h`` (same shape)."""
+    act = ACTIVATIONS[spec.activation]
+    return jax.jvp(act, (h,), (jnp.ones_like(h),))[1]
+
+
+def parameter_count(params: Any) -> int:
+    """P, the number of scalar parameters in a pytree."""
+    return int(sum(leaf.size for leaf in jax.tree_util.tree_leaves(params)))

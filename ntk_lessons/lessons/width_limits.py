@@ -1,0 +1,381 @@
+r"""Lesson 04: finite networks meet their infinite-width kernel Θ_∞ as the widths grow.
+
+As every hidden width n of an NTK-parameterised network grows, its eNTK at initialisation
+Θ (N, N, O, O) tends to Θ_∞ ⊗ I_O (``infinite``; neural-tangents' ``kernel_fn`` for other
+architectures). This module measures how, for one network at a time, in tidy records like
+``convergence.convergence_sweep``'s ({model, width, seed, metric, value}), each point cached
+on disk (``cache.cached``) so that an interrupted sweep resumes.
+
+The metrics of :func:`limit_errors` (all relative Frobenius norms, with one fixed yardstick:
+‖Θ_∞ ⊗ I_O‖_F = √O ‖Θ_∞‖_F, which depends on the inputs but not on the width or seed):
+
+=========================== ====================================================
+``entk_diagonal``           ‖Θ_jj − Θ_∞‖ over the O diagonal blocks
+``entk_offdiagonal``        ‖Θ_jk‖ over the blocks j ≠ k (Θ_∞ ⊗ I_O has zeros there)
+``entk_vs_limit``           ‖Θ − Θ_∞ ⊗ I_O‖  (= hypot(diagonal, off-diagonal))
+``pntk``                    ‖pNTK − Θ_∞‖ / ‖Θ_∞‖ (= ‖(pNTK − Θ_∞) ⊗ I_O‖ / yardstick)
+``entk_diagonal_vs_pntk``   ‖Θ_jj − pNTK‖ over the diagonal blocks
+``entk_vs_pntk``            ‖Θ − pNTK ⊗ I_O‖ (= hypot(that, off-diagonal))
+``distance_ratio``          entk_vs_pntk / entk_vs_limit: < 1 when the pNTK is closer to the
+                            eNTK than Θ_∞ is (lesson 04, section 4)
+``diagonal_distance_ratio`` entk_diagonal_vs_pntk / entk_diagonal: the same on the diagonal blocks
+=========================== ====================================================
+
+Both distances of section 4 contain the same off-diagonal blocks, which no kernel of the
+form k ⊗ I_O can represent; they differ only on the diagonal blocks.
+
+:func:`mlp_point` adds kernel regression on held-out digits with the three kernels
+(:func:`regression_metrics`). :func:`conv_point` does the same comparison for the digits
+conv net of ``nt_reference`` (neural-tangents is imported only when it is called).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import types
+from typing import Any, Callable, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..core import checks, infinite, kernels, models, regression
+from ..reference import nt_reference
+from ..support import cache as cache_module
+from ..support import data
+from . import convergence
+
+LIMIT_METRICS = ("entk_diagonal", "entk_offdiagonal", "entk_vs_limit", "pntk", "entk_diagonal_vs_pntk",
+                 "entk_vs_pntk", "distance_ratio", "diagonal_distance_ratio")
+REGRESSION_METRICS = ("accuracy_entk", "accuracy_pntk", "accuracy_limit", "prediction_pntk_vs_entk",
+                      "prediction_limit_vs_entk", "prediction_pntk_vs_limit")
+
+
+def widest_float() -> np.dtype:
+    """float64 when jax's 64-bit mode is on, else float32 (the dtype Θ_∞ and the conv net use)."""
+    return np.dtype(jax.dtypes.canonicalize_dtype(np.float64))
+
+
+# --------------------------------------------------------------------------- metrics
+
+def pntk_of(theta: Any) -> np.ndarray:
+    """The pNTK from a full eNTK: Σ_jk Θ_jk / O, (N1, N2) float64 from (N1, N2, O, O). Cost O(N1 N2 O²).
+
+    The same kernel as ``kernels.pntk`` (one backward pass of Σ_j f_j / √O per input; lesson 01
+    checks the identity), taken here from an eNTK that is computed anyway.
+    """
+    theta = checks.full_kernel(theta, "theta")
+    return theta.sum(axis=(2, 3)) / theta.shape[-1]
+
+
+def limit_errors(theta: Any, k_limit: Any, pntk: Any = None) -> dict[str, float]:
+    """How far an eNTK and its pNTK are from Θ_∞ ⊗ I_O, and from each other (module docstring).
+
+    Args:
+      theta: eNTK (N1, N2, O, O) of one network at initialisation.
+      k_limit: Θ_∞ (N1, N2) on the same inputs (not identically zero).
+      pntk: (N1, N2), default :func:`pntk_of` (theta).
+    Returns:
+      {metric: float} for every name in :data:`LIMIT_METRICS`, computed in float64.
+    Cost O(N1 N2 O²).
+    """
+    theta = checks.full_kernel(theta, "theta")
+    n1, n2, o, _ = theta.shape
+    k_limit = checks.matching_kernel(k_limit, (n1, n2), "k_limit")
+    pntk = pntk_of(theta) if pntk is None else checks.matching_kernel(pntk, (n1, n2), "pntk")
+    limit_norm = np.linalg.norm(k_limit)
+    if not limit_norm > 0:
+        raise ValueError("k_limit is identically zero, so errors relative to it are undefined")
+    yardstick = math.sqrt(o) * limit_norm  # ‖Θ_∞ ⊗ I_O‖_F
+    diagonal = np.diagonal(theta, axis1=2, axis2=3)  # (N1, N2, O): the blocks Θ_jj
+    diag_vs_limit = np.linalg.norm(diagonal - k_limit[:, :, None]) / yardstick
+    diag_vs_pntk = np.linalg.norm(diagonal - pntk[:, :, None]) / yardstick
+    off = np.linalg.norm(theta * (1 - np.eye(o))) / yardstick
+    vs_limit, vs_pntk = math.hypot(diag_vs_limit, off), math.hypot(diag_vs_pntk, off)
+    return {
+        "entk_diagonal": float(diag_vs_limit),
+        "entk_offdiagonal": float(off),
+        "entk_vs_limit": vs_limit,
+        "pntk": float(np.linalg.norm(pntk - k_limit) / limit_norm),
+        "entk_diagonal_vs_pntk": float(diag_vs_pntk),
+        "entk_vs_pntk": vs_pntk,
+        "distance_ratio": vs_pntk / vs_limit if vs_limit > 0 else float("nan"),
+        "diagonal_distance_ratio": float(diag_vs_pntk / diag_vs_limit) if diag_vs_limit > 0 else float("nan"),
+    }
+
+
+def regression_metrics(theta: Any, k_limit: Any, y: Any, n_train: int, *, ridge: float) -> dict[str, float]:
+    """Kernel regression on the last N − n_train inputs, trained on the first n_train, with three kernels.
+
+    Args:
+      theta: eNTK (N, N, O, O) on all N inputs (train first); k_limit: Θ_∞ (N, N) on them;
+      y: one-hot targets (N, O); n_train: how many inputs train (0 < n_train < N);
+      ridge: relative ridge (``regression.fit_predict``).
+    Returns:
+      {"accuracy_entk", "accuracy_pntk", "accuracy_limit": test accuracies;
+      "prediction_pntk_vs_entk": ‖F_pNTK − F_eNTK‖/‖F_eNTK‖, "prediction_limit_vs_entk": the same for
+      Θ_∞, "prediction_pntk_vs_limit": ‖F_pNTK − F_∞‖/‖F_∞‖} (F: (N − n_train, O) test predictions).
+    Cost: one (n_train O)³ solve (the eNTK couples the outputs) and two n_train³ solves.
+    """
+    theta = checks.full_kernel(theta, "theta")
+    n = theta.shape[0]
+    k_limit = checks.matching_kernel(k_limit, (n, n), "k_limit")
+    n_train = checks.positive_int(n_train, "n_train")
+    if n_train >= n:
+        raise ValueError(f"n_train must leave test inputs: got n_train={n_train} for N={n} inputs")
+    y = np.asarray(y, np.float64)
+    if y.shape != (n, theta.shape[-1]):
+        raise ValueError(f"y must have shape {(n, theta.shape[-1])} (one-hot targets of the N inputs), got {y.shape}")
+    train, test = slice(0, n_train), slice(n_train, n)
+    p = pntk_of(theta)
+    predictions = {name: np.asarray(regression.fit_predict(k[train, train], y[train], k[test, train], ridge=ridge),
+                                    np.float64)
+                   for name, k in (("entk", theta), ("pntk", p), ("limit", k_limit))}
+
+    def rel(a, b):
+        return float(np.linalg.norm(predictions[a] - predictions[b]) / np.linalg.norm(predictions[b]))
+
+    out = {f"accuracy_{name}": regression.accuracy(f, y[test]) for name, f in predictions.items()}
+    out.update(prediction_pntk_vs_entk=rel("pntk", "entk"), prediction_limit_vs_entk=rel("limit", "entk"),
+               prediction_pntk_vs_limit=rel("pntk", "limit"))
+    return out
+
+
+# --------------------------------------------------------------------------- one network
+
+def mlp_point(*, width: int, seed: int, n_train: int = 100, n_test: int = 100, ridge: float = 1e-3,
+              **network) -> list[dict]:
+    """One mlp (every hidden layer of ``width``, NTK parameterisation, PRNGKey(seed)) against Θ_∞.
+
+    ``network``: the other keyword arguments of ``convergence.network_on_digits`` (depth,
+    out_dim, activation, W_std, b_std, data_seed, dtype; its defaults: 2 hidden layers, O = 10,
+    ReLU, σw = 1, σb = 0.1, float32), which draws the network and its n_train + n_test digits.
+    The eNTK is computed once (``kernels.entk``, structured) on all inputs; Θ_∞
+    (``infinite.of``) in float64 when jax's 64-bit mode is on. Kernel metrics
+    (:func:`limit_errors`) on the n_train x n_train block; regression
+    (:func:`regression_metrics`, relative ``ridge``) trains on those and tests on the rest.
+    Returns tidy records {model: "mlp", width, seed, metric, value}.
+    Cost: O(N² O² depth n + N O depth n²) for the eNTK (N = n_train + n_test), O((n_train O)³) regression.
+    """
+    n_train, n_test = checks.positive_int(n_train, "n_train"), checks.positive_int(n_test, "n_test")
+    apply_fn, params, x, y = convergence.network_on_digits(width=width, seed=seed, n=n_train + n_test, **network)
+    theta = np.asarray(kernels.entk(apply_fn, params, x), np.float64)
+    k_limit = np.asarray(infinite.of(apply_fn, jnp.asarray(x, widest_float())).ntk, np.float64)
+    train = slice(0, n_train)
+    values = limit_errors(theta[train, train], k_limit[train, train])
+    values.update(regression_metrics(theta, k_limit, y, n_train, ridge=ridge))
+    return _records("mlp", width, seed, values)
+
+
+def conv_point(
+    *,
+    width: int,
+    seed: int,
+    depth: int = 1,
+    pooling: str = "global_avg",
+    out_dim: int = 10,
+    W_std: float = 2.0**0.5,
+    b_std: float | None = 0.1,
+    n: int = 12,
+    data_seed: int = 0,
+    method: str = "ntk_vp",
+) -> list[dict]:
+    """The digits conv net (``nt_reference.digits_conv_net``, ``depth`` conv layers of ``width`` channels)
+    against neural-tangents' infinite-width kernel of the same architecture (``kernel_fn(x, None, "ntk")``).
+
+    Inputs: n digits (classes < out_dim) as 8 x 8 images; parameters from PRNGKey(seed).
+    The eNTK goes through the generic ``kernels.entk(method=method)`` ("ntk_vp" or
+    "jacobian"), the pNTK is :func:`pntk_of` it. Everything is in :func:`widest_float`
+    (neural-tangents' Conv fails on float32 when 64-bit mode is on). Needs neural-tangents.
+    Returns tidy records {model: "conv", width (channels), seed, metric, value} of :func:`limit_errors`.
+    Cost: ``kernels.entk`` on n inputs, O(n² O P) with P ≈ 9 (depth − 1) c² + (10 + O) c parameters
+    for global-average pooling; Θ_∞ is computed once per architecture (cached in memory).
+    """
+    method = checks.one_of(method, "method", ("ntk_vp", "jacobian"))
+    channels = (checks.positive_int(width, "width"),) * checks.positive_int(depth, "depth")
+    architecture = (checks.positive_int(out_dim, "out_dim"), checks.nonnegative_float(W_std, "W_std"),
+                    checks.nonnegative_float(b_std, "b_std", allow_none=True),
+                    checks.one_of(pooling, "pooling", nt_reference.CONV_POOLINGS))
+    n, data_seed = checks.positive_int(n, "n"), int(data_seed)
+    init_fn, apply_fn, _ = _conv_net(channels, *architecture)
+    images = _digit_images(n, data_seed, out_dim)
+    _, params = init_fn(jax.random.PRNGKey(seed), images.shape)
+    params = jax.tree_util.tree_map(lambda a: a.astype(images.dtype), params)
+    theta = np.asarray(kernels.entk(apply_fn, params, images, method=method), np.float64)
+    k_limit = _conv_limit(depth, *architecture, n, data_seed, str(images.dtype))
+    return _records("conv", width, seed, limit_errors(theta, k_limit))
+
+
+# --------------------------------------------------------------------------- sweeps
+
+def mlp_sweep(widths: Sequence[int], seeds: Sequence[int], *, cache: bool = True, progress: bool = True,
+              **point) -> list[dict]:
+    """:func:`mlp_point` for every width x seed; tidy records, each point cached on disk.
+
+    ``point``: keyword arguments of :func:`mlp_point`. A tqdm bar shows progress; ``cache=False``
+    recomputes. Cost: len(widths) x len(seeds) points.
+    """
+    return _sweep("width_limits.mlp_point", mlp_point, widths, seeds, cache=cache, progress=progress,
+                  desc="mlp: widths x seeds", **point)
+
+
+def conv_sweep(channels: Sequence[int], seeds: Sequence[int], *, cache: bool = True, progress: bool = True,
+               **point) -> list[dict]:
+    """:func:`conv_point` for every channel count x seed; tidy records (``width`` = channels), cached per point.
+
+    ``point``: keyword arguments of :func:`conv_point`. Needs neural-tangents. Cost: len(channels) x len(seeds) points.
+    """
+    return _sweep("width_limits.conv_point", conv_point, channels, seeds, cache=cache, progress=progress,
+                  desc="conv net: channels x seeds", **point)
+
+
+def _sweep(kind: str, compute: Callable[..., list[dict]], widths: Sequence[int], seeds: Sequence[int], *,
+           cache: bool, progress: bool, desc: str, **point) -> list[dict]:
+    widths = [checks.positive_int(int(w) if isinstance(w, np.integer) else w, "widths[i]") for w in widths]
+    seeds = [int(s) for s in seeds]
+    if not widths or not seeds:
+        raise ValueError("widths and seeds must be non-empty")
+    records: list[dict] = []
+    for width, seed in tqdm([(w, s) for w in widths for s in seeds], desc=desc, disable=not progress, leave=False):
+        # 64-bit mode changes the draws (and the conv net's dtype): part of the key
+        config = dict(point, width=width, seed=seed, kind=kind, x64=bool(jax.config.jax_enable_x64))
+        records += cache_module.cached(config, lambda w=width, s=seed: compute(width=w, seed=s, **point), cache=cache)
+    return records
+
+
+class DistanceComparison(NamedTuple):
+    """Section 4's two distances for every width x seed, each (W, S), relative to ‖Θ_∞ ⊗ I_O‖_F.
+
+    ``entk_vs_pntk`` ‖Θ − pNTK ⊗ I‖, ``entk_vs_limit`` ‖Θ − Θ_∞ ⊗ I‖, their ``ratio``, and
+    ``diagonal_ratio`` the same ratio on the diagonal blocks alone; ``widths`` (W,).
+    """
+
+    widths: np.ndarray
+    entk_vs_pntk: np.ndarray
+    entk_vs_limit: np.ndarray
+    ratio: np.ndarray
+    diagonal_ratio: np.ndarray
+
+    def table(self) -> str:
+        """One line per width: both distances (mean over seeds) and the ratios (mean, min-max)."""
+        lines = ["width | ‖Θ − pNTK⊗I‖ | ‖Θ − Θ∞⊗I‖ | ratio (min-max over seeds) | diagonal blocks only"]
+        for i, w in enumerate(self.widths):
+            r, d = self.ratio[i], self.diagonal_ratio[i]
+            lines.append(f"{int(w):5d} | {self.entk_vs_pntk[i].mean():12.4f} | {self.entk_vs_limit[i].mean():10.4f} | "
+                         f"{r.mean():.2f} ({r.min():.2f}-{r.max():.2f})            | "
+                         f"{d.mean():.2f} ({d.min():.2f}-{d.max():.2f})")
+        return "\n".join(lines)
+
+
+def distance_comparison(records: Sequence[dict], **where) -> DistanceComparison:
+    """Collect section 4's distances from sweep records (``where`` filters them, e.g. model="mlp")."""
+    def grid(metric):
+        return convergence.values_by_seed(records, metric=metric, **where)
+
+    widths, vs_pntk = grid("entk_vs_pntk")
+    return DistanceComparison(widths, vs_pntk, grid("entk_vs_limit")[1], grid("distance_ratio")[1],
+                              grid("diagonal_distance_ratio")[1])
+
+
+# --------------------------------------------------------------------------- entries, for scatter plots
+
+class Entries(NamedTuple):
+    """Kernel entries of one network next to Θ_∞, for scatter plots (pairs n <= m only).
+
+    ``limit`` (M,) Θ_∞(x_n, x_m); ``diagonal`` (M, O) Θ_jj; ``offdiagonal`` (M, O(O−1)) Θ_jk, j ≠ k;
+    ``pntk`` (M,); M = N(N+1)/2 pairs. ``errors``: :func:`limit_errors` of the whole kernel (read-only).
+    """
+
+    width: int
+    seed: int
+    limit: np.ndarray
+    diagonal: np.ndarray
+    offdiagonal: np.ndarray
+    pntk: np.ndarray
+    errors: Any
+
+
+def entries_at(width: int, seed: int, *, n: int = 20, data_seed: int = 0, dtype: str = "float32",
+               **model) -> Entries:
+    """eNTK, pNTK and Θ_∞ entries of one mlp on the first ``n`` digits of ``convergence.network_on_digits``.
+
+    ``model``: depth, out_dim, activation, W_std, b_std (of ``convergence.network_on_digits``, with
+    its defaults). Remembered in memory (the last 32 settings), so that a figure and a widget
+    showing the same network compute it once; the arrays are read-only.
+    Cost: one structured eNTK on n inputs (O(n² O² depth width + n O depth width²)).
+    """
+    return _entries(int(width), int(seed), n, data_seed, dtype, str(widest_float()), tuple(sorted(model.items())))
+
+
+@functools.lru_cache(maxsize=32)
+def _entries(width: int, seed: int, n: int, data_seed: int, dtype: str, limit_dtype: str, model: tuple) -> Entries:
+    apply_fn, params, x, _ = convergence.network_on_digits(width=width, seed=seed, n=n, data_seed=data_seed,
+                                                           dtype=dtype, **dict(model))
+    theta = np.asarray(kernels.entk(apply_fn, params, x), np.float64)
+    k_limit = np.asarray(infinite.of(apply_fn, jnp.asarray(x, limit_dtype)).ntk, np.float64)
+    o = theta.shape[-1]
+    rows, cols = np.triu_indices(n)
+    pairs = theta[rows, cols]  # (M, O, O)
+    arrays = (k_limit[rows, cols], np.diagonal(pairs, axis1=1, axis2=2).copy(), pairs[:, ~np.eye(o, dtype=bool)],
+              pntk_of(theta)[rows, cols])
+    for a in arrays:
+        a.setflags(write=False)
+    return Entries(width, seed, *arrays, types.MappingProxyType(limit_errors(theta, k_limit)))
+
+
+# --------------------------------------------------------------------------- section 2: vs neural-tangents
+
+def closed_form_vs_neural_tangents(
+    x1: Any, x2: Any = None, *, depths: Sequence[int] = (1, 2, 3), activations: Sequence[str] = ("relu", "erf"),
+    W_std: float = 1.0, b_std: float | None = 0.1,
+) -> list[dict]:
+    """``infinite.mlp_kernels`` against neural-tangents' ``stax.serial(...).kernel_fn`` for the same mlps.
+
+    Args: x1 (N1, d), x2 (N2, d) or None; each depth (hidden layers) and activation is one mlp.
+    Returns records {depth, activation, kernel: "nngp"/"ntk", max_rel_error: max|ours − nt| / max|nt|}.
+    Needs neural-tangents. Cost: 2 x O(N1 N2 (d + depth)) per architecture.
+    """
+    records = []
+    for activation in activations:
+        for depth in depths:
+            _, apply_fn = models.mlp([8] * depth, 1, activation=activation, W_std=W_std, b_std=b_std)
+            _, _, kernel_fn = nt_reference.stax_mlp(apply_fn.spec)
+            theirs = kernel_fn(x1, x2, ("nngp", "ntk"))
+            ours = infinite.mlp_kernels(x1, x2, n_hidden=depth, activation=activation, W_std=W_std, b_std=b_std)
+            for name in ("nngp", "ntk"):
+                a, b = np.asarray(getattr(ours, name), np.float64), np.asarray(getattr(theirs, name), np.float64)
+                records.append(dict(depth=depth, activation=activation, kernel=name,
+                                    max_rel_error=float(np.abs(a - b).max() / np.abs(b).max())))
+    return records
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _records(model: str, width: int, seed: int, values: dict[str, float]) -> list[dict]:
+    return [dict(model=model, width=int(width), seed=int(seed), metric=m, value=float(v)) for m, v in values.items()]
+
+
+@functools.lru_cache(maxsize=32)
+def _conv_net(channels: tuple[int, ...], out_dim: int, W_std: float, b_std: float | None, pooling: str):
+    """One stax conv net per architecture, so that jax's compiled kernels are reused across seeds."""
+    return nt_reference.digits_conv_net(channels, out_dim=out_dim, W_std=W_std, b_std=b_std, pooling=pooling)
+
+
+def _digit_images(n: int, data_seed: int, out_dim: int) -> jax.Array:
+    x, _ = data.digits_inputs(n, seed=data_seed, out_dim=out_dim, dtype=str(widest_float()))
+    return nt_reference.digits_as_images(x)
+
+
+@functools.lru_cache(maxsize=8)
+def _conv_limit(depth: int, out_dim: int, W_std: float, b_std: float | None, pooling: str, n: int,
+                data_seed: int, dtype: str) -> np.ndarray:
+    """Θ_∞ (n, n) of the conv net, read-only: the same for every channel count (neural-tangents' kernel_fn).
+
+    ``dtype`` (that of the images, set by 64-bit mode) only keys the cache."""
+    _, _, kernel_fn = _conv_net((1,) * depth, out_dim, W_std, b_std, pooling)
+    images = _digit_images(n, data_seed, out_dim)
+    k = np.asarray(kernel_fn(images, None, "ntk"), np.float64)
+    k.setflags(write=False)
+    return k
