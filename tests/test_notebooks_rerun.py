@@ -15,6 +15,7 @@ is written again).
 """
 
 import copy
+import importlib.util
 import os
 import re
 import time
@@ -29,6 +30,9 @@ nbclient = pytest.importorskip("nbclient")
 pytestmark = [pytest.mark.notebooks, pytest.mark.neural_tangents]  # the notebooks compare with neural-tangents
 
 ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("notebook_runner", ROOT / "tools" / "notebook_runner.py")
+runner = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(runner)  # LessonClient: nbclient without the widget-cell stall, failing fast when quiet
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CELL_TIMEOUT = int(os.environ.get("NBVAL_TIMEOUT", "900"))
 # A line that reports a wall-clock time or a speed measured from one: a number with a unit of time, or the words.
@@ -64,9 +68,8 @@ SLOW_CELL_SECONDS = 120  # quick-mode cells take seconds; a slower one is report
 def run_all(client, nb, run: int, name: str) -> list:
     """Execute every code cell of a fresh copy of the notebook's cells in the client's kernel; return them.
 
-    A cell slower than SLOW_CELL_SECONDS gets a warning naming it. With ipykernel 7.4.0 a few runs (4 in
-    about 30) stalled with the kernel idle and the client waiting for a reply that never came, once for
-    ~15 minutes; hence the pin to ipykernel 6.29.5 (pyproject.toml), and this warning should it recur.
+    A cell slower than SLOW_CELL_SECONDS gets a warning naming it. A kernel that goes quiet (no message and
+    no CPU for a minute) fails the test at once (runner.QuietKernelError), naming the notebook and the cell.
     """
     cells = copy.deepcopy(nb.cells)
     client.nb.cells = cells
@@ -76,6 +79,8 @@ def run_all(client, nb, run: int, name: str) -> list:
         start = time.monotonic()
         try:
             client.execute_cell(cell, index)
+        except runner.QuietKernelError as err:
+            pytest.fail(f"run {run} in the same kernel: {err}")
         except nbclient.exceptions.CellExecutionError as err:
             pytest.fail(f"{name}, run {run} in the same kernel: cell {index} failed:\n{err}")
         seconds = time.monotonic() - start
@@ -90,8 +95,8 @@ def test_notebook_runs_twice_in_one_kernel_with_identical_checks(path, tmp_path,
     monkeypatch.setenv("NTK_LESSONS_QUICK", "1")
     monkeypatch.setenv("NTK_LESSONS_CACHE_DIR", str(cache_dir))  # the kernel inherits this environment
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        copy.deepcopy(nb), timeout=CELL_TIMEOUT, kernel_name="python3",
+    client = runner.LessonClient(
+        copy.deepcopy(nb), name=path.name, timeout=CELL_TIMEOUT, kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )
     with client.setup_kernel():
