@@ -1,46 +1,38 @@
 """ntk_lessons: helper package for a course on the empirical NTK and its sum-of-logits approximation.
 
-Modules, in lesson order (each one concept; import what you need):
+Six subpackages, one per layer; each imports only the layers below it (tests/test_layers.py checks it):
 
-Lesson 01 — the eNTK from scratch
-    models          MLPs (NTK or standard parameterisation) as stax-style ``(init_fn, apply_fn)`` pairs
-    kernels         ``entk`` (full (N1, N2, O, O) empirical NTK) and ``pntk`` (sum of logits); the one
-                    internal contract (``prepare``, ``resolve_method``, ``guard_memory``, ``program``)
-    blocks          flattening (sample-major / class-major) and diagonal / off-diagonal blocks
-    linearization   one gradient-descent step predicted by the eNTK
-    nt_reference    neural-tangents as a reference implementation (imported only there)
-Lesson 02 — the readout layer's block structure
-    structured      the per-layer (Hadamard-product) eNTK of an MLP, no Jacobian materialised
-    readout         exact readout term (a multiple of I_O) + body term
-    memory          byte estimates and the guard that refuses oversized kernels
-    cost            XLA's flop and peak-memory accounting of a compiled kernel program
-    benchmark       ``python -m ntk_lessons.benchmark``: ours vs neural-tangents
-Lesson 03 — sum-of-logits convergence
-    approximations  the N x N kernels (pNTK, mean trace, first logit, random projection) and their
-                    metrics against the eNTK (block errors, spectrum, regression agreement)
-    regression      kernel regression with an N x N kernel or a full eNTK
-    experiments     width x seed sweeps (tidy records), power-law and floor fits
-    cache           the per-point on-disk cache of sweeps
-Lesson 04 — infinite width
-    infinite        closed-form NNGP / NTK recursion of an mlp (no neural-tangents)
-    width_limits    finite-width kernels against their infinite-width limit
-Lesson 05 — the pNTK in practice
-    training        a plain-JAX training loop with checkpoints; kernel movement
-    scaling         time and memory of the eNTK vs the pNTK as N and O grow; extrapolations
-    practice        regression on all the digits, the approximation during training
-Lesson 06 — training dynamics
-    dynamics        gradient flow with a kernel, in closed form
-    trajectories    the network's trajectory against kernel predictions; look-ahead
-Shared
-    data            the bundled UCI digits
-    config          quick mode (``NTK_LESSONS_QUICK=1``) for CI
-    plots, widgets  figures, and ipywidgets wrappers around them
-    exercises       self-checks of the exercises (reference solutions in ``solutions*``)
-    runtime         each lesson's measured computing time and memory
-    timing          wall-clock medians
+core/         lesson-agnostic maths; imports jax, numpy and ``core`` only -- never neural-tangents
+    checks (input validation) · models (MLPs, NTK or standard parameterisation) · kernels (``entk``,
+    ``pntk``) · structured (per-layer eNTK) · blocks (flattening, diagonal/off-diagonal blocks) ·
+    readout (readout + body terms) · approximations (pNTK, mean trace, ...; ``from_entk``; errors) ·
+    infinite (NNGP / Θ_∞ recursion, ``limit_kernels``) · regression · dynamics (frozen-kernel
+    trajectories) · linearization (one GD step) · training (a training loop) · memory · cost (XLA accounting)
+analysis/     fits and tidy records; imports ``core``
+    fits (``loglog_slope``, ``fit_power_law``, ``fit_floor``) · records (``select``, ``values_by_seed``)
+support/      switches, data, cache, clocks; imports ``core.checks`` only
+    config (quick mode, float64) · data (the bundled digits) · cache (sweep points keyed by their
+    configuration, the package's code and the float64 flag) · timing · runtime (each lesson's clock)
+lessons/      one driver per lesson: constants, cached sweeps, results, text reports; imports core,
+              analysis, support (and reference only inside the functions that need neural-tangents)
+    networks (``DigitsNetwork``, the shared "network on the digits") · sweeps · block_structure (02) ·
+    convergence (03) · width_limits (04) · scaling, practice (05) · trajectories (06)
+teaching/     what a student sees; imports core, analysis, support
+    plots · widgets · exercises · solutions/ (reference solutions, one module per lesson)
+reference/    neural-tangents, the reference -- the only importers of it; imports core, analysis, support
+    nt_reference · conv_net (the lessons' stax conv net) · optional (cells that skip without it) ·
+    benchmark (``python -m ntk_lessons.reference.benchmark``)
 
-The core never imports neural-tangents; only ``nt_reference`` and ``benchmark`` do, so
-the core keeps working on current JAX.
+Lessons and the modules they use most:
+    01 the eNTK from scratch      core.models, core.kernels, core.blocks, core.linearization, reference.nt_reference
+    02 the readout layer          core.structured, core.readout, core.memory, core.cost, lessons.block_structure
+    03 sum-of-logits convergence  core.approximations, core.regression, lessons.convergence, analysis
+    04 infinite width             core.infinite, lessons.width_limits, reference.conv_net
+    05 the pNTK in practice       core.training, lessons.scaling, lessons.practice
+    06 training dynamics          core.dynamics, lessons.trajectories
+
+Importing ``ntk_lessons`` itself imports nothing else; import the subpackages you need, e.g.
+``from ntk_lessons.core import kernels, models`` or ``from ntk_lessons.teaching import plots``.
 """
 
 __version__ = "0.1.0"

@@ -10,8 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from ntk_lessons import analysis
 from ntk_lessons.core import approximations, dynamics, infinite, kernels, memory, models, readout, regression, training
-from ntk_lessons.lessons import convergence
+from ntk_lessons.lessons import convergence, networks
 from ntk_lessons.support import cache
 
 from conftest import make_inputs, make_mlp
@@ -83,12 +84,12 @@ CASES = {
     "infinite: unknown activation": (lambda: infinite.mlp_kernels(X, n_hidden=1, activation="gelu"),
                                      ValueError, "activation"),
     "infinite: mismatched features": (lambda: infinite.mlp_kernels(X, X[:, :3], n_hidden=1), ValueError, "x2"),
-    "infinite: not an mlp": (lambda: infinite.of(lambda p, x: x, X), TypeError, "apply_fn"),
-    "sweep: unknown regime": (lambda: convergence.hidden_widths("deepest", 8, 2), ValueError, "regime"),
-    "sweep: last_wide without fixed width": (lambda: convergence.hidden_widths("last_wide", 8, 2), ValueError,
+    "infinite: not an mlp": (lambda: infinite.limit_kernels(lambda p, x: x, X), TypeError, "apply_fn"),
+    "sweep: unknown regime": (lambda: networks.hidden_widths("deepest", 8, 2), ValueError, "regime"),
+    "sweep: last_wide without fixed width": (lambda: networks.hidden_widths("last_wide", 8, 2), ValueError,
                                              "fixed_width"),
     "sweep: no widths": (lambda: convergence.convergence_sweep([], [0]), ValueError, "widths"),
-    "fit: values of the wrong shape": (lambda: convergence.fit_power_law([1, 2, 4], np.ones((2, 3))), ValueError,
+    "fit: values of the wrong shape": (lambda: analysis.fit_power_law([1, 2, 4], np.ones((2, 3))), ValueError,
                                        "values_by_seed"),
     "training: negative lr": (lambda: training.train(APPLY, PARAMS, X, Y, steps=1, lr=-0.1, progress=False),
                               ValueError, "lr"),
@@ -121,7 +122,7 @@ def test_there_are_at_least_thirty_distinct_cases():
     assert len(CASES) >= 30
 
 
-def test_a_cache_file_truncated_or_from_another_version_is_recomputed(tmp_path, monkeypatch):
+def test_a_cache_file_truncated_or_from_other_code_is_recomputed(tmp_path, monkeypatch):
     monkeypatch.setenv(cache.CACHE_ENV_VAR, str(tmp_path))
     config = {"case": "bad cache"}
     cache.store(config, [1])
@@ -129,7 +130,7 @@ def test_a_cache_file_truncated_or_from_another_version_is_recomputed(tmp_path, 
     path.write_text(path.read_text()[:5])
     assert cache.cached(config, lambda: [2]) == [2]
     entry = json.loads(path.read_text())
-    entry["version"] = "0.0.1"
+    entry["key"]["code"] = "another version of the package"
     path.write_text(json.dumps(entry))
     assert cache.cached(config, lambda: [3]) == [3]
 

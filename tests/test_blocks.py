@@ -36,7 +36,7 @@ def test_split_and_share():
 
 
 def test_bad_shapes():
-    with pytest.raises(ValueError, match="theta must have shape"):
+    with pytest.raises(ValueError, match="theta must be an eNTK of shape"):
         blocks.to_matrix(jnp.ones((2, 2, 3)))
     with pytest.raises(ValueError, match="order"):
         blocks.to_matrix(jnp.ones((2, 2, 3, 3)), "row")

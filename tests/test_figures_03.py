@@ -8,8 +8,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from ntk_lessons.lessons import convergence  # noqa: E402
-from ntk_lessons.teaching import plots, widgets
+from ntk_lessons import analysis  # noqa: E402
+from ntk_lessons.lessons.networks import DigitsNetwork  # noqa: E402
+from ntk_lessons.teaching import plots, widgets  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +30,7 @@ def test_error_vs_width_shows_each_fit_with_its_interval_and_floor():
     ax = plots.error_vs_width(series, ylabel="relative error", title="setup N=50", floors={"a": 0.01})
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     for label, (w, v) in series.items():
-        fit = convergence.fit_power_law(w, v)
+        fit = analysis.fit_power_law(w, v)
         assert any(t.startswith(f"{label}: slope {fit.slope:.2f} [{fit.low:.2f}, {fit.high:.2f}]") for t in labels)
     assert ax.get_ylabel() == "relative error" and ax.get_title() == "setup N=50"
     assert [float(t) for t in ax.get_xticks()] == [64, 256, 1024, 4096]
@@ -59,9 +60,10 @@ def test_approximation_gap_keeps_fixed_colour_scales():
 
 
 def test_pntk_gap_figure_reports_the_errors_it_draws():
-    fig, errors = widgets.pntk_gap_figure(16, 0, n=4, out_dim=3)
+    network = DigitsNetwork(width=16, seed=0, out_dim=3)
+    fig, errors = widgets.pntk_gap_figure(network, n=4)
     assert set(errors) == {"total", "diagonal", "offdiagonal"} and 0 < errors["total"] < 1
     assert f"{errors['total']:.3f}" in fig._suptitle.get_text()
-    fig, errors = widgets.pntk_gap_figure(16, 0, n=4, out_dim=3, regime="last_wide", parameterization="standard",
-                                          fixed_width=8)
+    fig, errors = widgets.pntk_gap_figure(network.replace(regime="last_wide", parameterization="standard",
+                                                          fixed_width=8), n=4)
     assert "[8, 16]" in fig._suptitle.get_text() and "standard" in fig._suptitle.get_text()

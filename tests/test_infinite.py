@@ -118,7 +118,7 @@ def test_float32_inputs_give_float32_kernels_close_to_float64():
 def test_of_reads_the_architecture_of_an_mlp(activation, b_std):
     x1, x2 = awkward_inputs()
     _, apply_fn = models.mlp([9, 4], 3, activation=activation, W_std=1.3, b_std=b_std)
-    got = infinite.of(apply_fn, x1, x2)
+    got = infinite.limit_kernels(apply_fn, x1, x2)
     want = infinite.mlp_kernels(x1, x2, n_hidden=2, activation=activation, W_std=1.3, b_std=b_std)
     np.testing.assert_array_equal(got.ntk, want.ntk)
     np.testing.assert_array_equal(got.nngp, want.nngp)
@@ -130,7 +130,7 @@ def _entk_at_init(width, x, seed=0):
     init_fn, apply_fn = models.mlp([width, width], 3, activation="relu", W_std=1.4, b_std=0.1)
     _, params = init_fn(jax.random.PRNGKey(seed), (-1, x.shape[1]))
     params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), params)
-    return kernels.entk(apply_fn, params, x), infinite.of(apply_fn, x).ntk  # structured: cheap at any width
+    return kernels.entk(apply_fn, params, x), infinite.limit_kernels(apply_fn, x).ntk  # structured: cheap at any width
 
 
 def relative_frobenius(a, b):
@@ -189,9 +189,9 @@ BAD_CALLS = [
     ("x1", ValueError, lambda: infinite.mlp_kernels(np.ones(4), n_hidden=1)),
     ("x1", ValueError, lambda: infinite.mlp_kernels(np.ones((2, 2, 2)), n_hidden=1)),
     ("x1", TypeError, lambda: infinite.mlp_kernels(None, n_hidden=1)),
-    ("apply_fn", TypeError, lambda: infinite.of(lambda params, x: x, X)),
-    ("apply_fn", ValueError, lambda: infinite.of(_standard_apply_fn(), X)),
-    ("x1", TypeError, lambda: infinite.of(models.mlp([4], 2)[1], np.ones((3, 4), dtype=np.int64))),
+    ("apply_fn", TypeError, lambda: infinite.limit_kernels(lambda params, x: x, X)),
+    ("apply_fn", ValueError, lambda: infinite.limit_kernels(_standard_apply_fn(), X)),
+    ("x1", TypeError, lambda: infinite.limit_kernels(models.mlp([4], 2)[1], np.ones((3, 4), dtype=np.int64))),
     ("diag1", ValueError, lambda: infinite.relu_layer(jnp.ones((3, 2)), jnp.ones((3, 2)), jnp.ones(2), jnp.ones(2))),
     ("ntk", ValueError, lambda: infinite.erf_layer(jnp.ones((3, 2)), jnp.ones((2, 3)), jnp.ones(3), jnp.ones(2))),
     ("nngp", TypeError, lambda: infinite.relu_layer([[1.0]], jnp.ones((1, 1)), jnp.ones(1), jnp.ones(1))),
@@ -210,7 +210,7 @@ def test_bad_input_raises_naming_the_argument(name, error, call):
 
 def test_standard_parameterisation_is_refused_with_an_explanation():
     with pytest.raises(ValueError, match="NTK parameterisation"):
-        infinite.of(_standard_apply_fn(), X)
+        infinite.limit_kernels(_standard_apply_fn(), X)
 
 
 def test_inputs_are_not_modified():

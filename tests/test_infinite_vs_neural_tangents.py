@@ -7,7 +7,7 @@ import pytest
 from test_infinite import awkward_inputs
 
 from ntk_lessons.core import infinite, kernels, models
-from ntk_lessons.reference import nt_reference
+from ntk_lessons.reference import conv_net, nt_reference
 from ntk_lessons.support import data
 
 from conftest import TOL, cast, max_rel_err
@@ -42,7 +42,7 @@ def test_mlp_kernels_match_stax_kernel_fn(nt, n_hidden, activation, b_std):
             want = getattr(ref, name)
             assert getattr(got, name).shape == want.shape == (6, 6 if second is None else 4)
             assert elementwise_rel_err(getattr(got, name), want) < INFINITE_TOL, name
-        np.testing.assert_array_equal(infinite.of(apply_fn, x1, second).ntk, got.ntk)
+        np.testing.assert_array_equal(infinite.limit_kernels(apply_fn, x1, second).ntk, got.ntk)
 
 
 # --------------------------------------------------------------------------- conv net
@@ -50,14 +50,14 @@ def test_mlp_kernels_match_stax_kernel_fn(nt, n_hidden, activation, b_std):
 
 def digits_images(n, seed):
     x, _ = data.digits_inputs(n, seed=seed, dtype="float64")
-    return nt_reference.digits_as_images(x)
+    return data.digits_as_images(x)
 
 
 @pytest.mark.parametrize("pooling, readout_rows", [("flatten", 64 * 5), ("global_avg", 5)])
 def test_digits_conv_net_entk_and_pntk_through_the_generic_methods(nt, pooling, readout_rows):
     # float64 throughout: with x64 on, stax.Conv fails on float32 (see digits_conv_net).
     out_dim = 4
-    init_fn, apply_fn, kernel_fn = nt_reference.digits_conv_net(5, out_dim=out_dim, b_std=0.1, pooling=pooling)
+    init_fn, apply_fn, kernel_fn = conv_net.digits_conv_net(5, out_dim=out_dim, b_std=0.1, pooling=pooling)
     out_shape, params = init_fn(jax.random.PRNGKey(0), (-1, 8, 8, 1))
     assert out_shape == (-1, out_dim)
     assert params[-1][0].shape == (readout_rows, out_dim)  # the pooling chosen is the pooling built
@@ -81,22 +81,22 @@ def test_digits_conv_net_entk_and_pntk_through_the_generic_methods(nt, pooling, 
 
 def test_digits_conv_net_float32_without_x64(nt):
     with jax.experimental.disable_x64():
-        init_fn, apply_fn, _ = nt_reference.digits_conv_net(3, out_dim=2)
+        init_fn, apply_fn, _ = conv_net.digits_conv_net(3, out_dim=2)
         _, params = init_fn(jax.random.PRNGKey(0), (-1, 8, 8, 1))
         x, _ = data.digits_inputs(3, seed=0)
-        theta = kernels.entk(apply_fn, params, nt_reference.digits_as_images(x), method="jacobian")
+        theta = kernels.entk(apply_fn, params, data.digits_as_images(x), method="jacobian")
         assert theta.shape == (3, 3, 2, 2) and theta.dtype == jnp.float32
 
 
 @pytest.mark.parametrize("name, error, call", [
-    ("pooling", ValueError, lambda: nt_reference.digits_conv_net(4, pooling="max")),
-    ("channels", ValueError, lambda: nt_reference.digits_conv_net([4, 0])),
-    ("channels", ValueError, lambda: nt_reference.digits_conv_net([])),
-    ("channels", TypeError, lambda: nt_reference.digits_conv_net(4.0)),
-    ("out_dim", ValueError, lambda: nt_reference.digits_conv_net(4, out_dim=0)),
-    ("W_std", ValueError, lambda: nt_reference.digits_conv_net(4, W_std=-1.0)),
-    ("x", ValueError, lambda: nt_reference.digits_as_images(np.ones((2, 63)))),
-    ("x", TypeError, lambda: nt_reference.digits_as_images(np.ones((2, 64), dtype=np.uint8))),
+    ("pooling", ValueError, lambda: conv_net.digits_conv_net(4, pooling="max")),
+    ("channels", ValueError, lambda: conv_net.digits_conv_net([4, 0])),
+    ("channels", ValueError, lambda: conv_net.digits_conv_net([])),
+    ("channels", TypeError, lambda: conv_net.digits_conv_net(4.0)),
+    ("out_dim", ValueError, lambda: conv_net.digits_conv_net(4, out_dim=0)),
+    ("W_std", ValueError, lambda: conv_net.digits_conv_net(4, W_std=-1.0)),
+    ("x", ValueError, lambda: data.digits_as_images(np.ones((2, 63)))),
+    ("x", TypeError, lambda: data.digits_as_images(np.ones((2, 64), dtype=np.uint8))),
 ])
 def test_conv_net_bad_input_raises_naming_the_argument(nt, name, error, call):
     with pytest.raises(error, match=name):
@@ -105,6 +105,6 @@ def test_conv_net_bad_input_raises_naming_the_argument(nt, name, error, call):
 
 def test_digits_as_images_is_row_major():
     x = np.arange(128, dtype=np.float64).reshape(2, 64)
-    images = nt_reference.digits_as_images(x)
+    images = data.digits_as_images(x)
     assert images.shape == (2, 8, 8, 1)
     assert float(images[1, 2, 3, 0]) == 64 + 2 * 8 + 3

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from ntk_lessons.analysis import fits
 from ntk_lessons.core import linearization
-from ntk_lessons.lessons import convergence
 
 from conftest import make_inputs, make_mlp
 
@@ -15,7 +15,7 @@ def test_prediction_error_falls_linearly_with_learning_rate():
     errs = linearization.error_vs_learning_rate(apply_fn, params, x, y, xe, lrs)
     assert np.all(np.diff(errs) > 0)
     assert errs[0] < 1e-3
-    assert 0.85 < convergence.loglog_slope(lrs, errs) < 1.15
+    assert 0.85 < fits.loglog_slope(lrs, errs) < 1.15
 
 
 def test_step_change_shapes_and_bad_lr():
@@ -38,9 +38,9 @@ def test_step_change_shapes_and_bad_lr():
 
 def test_loglog_slope():
     x = np.array([1.0, 10.0, 100.0])
-    assert convergence.loglog_slope(x, 3 * x**-0.5) == pytest.approx(-0.5)
+    assert fits.loglog_slope(x, 3 * x**-0.5) == pytest.approx(-0.5)
     with pytest.raises(ValueError, match="positive"):
-        convergence.loglog_slope(x, -x)
+        fits.loglog_slope(x, -x)
 
 
 def test_sign_flips_mark_where_the_prediction_breaks():

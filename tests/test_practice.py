@@ -1,6 +1,8 @@
 """Lesson 05's package pieces: the digits split, the regressions and their cache, the per-input-Jacobian
 kernels, the during-training measurements and the lesson's exercises."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -67,11 +69,12 @@ def test_regressions_match_fit_predict_and_report_the_full_solve(small_split):
 def test_regression_table_computes_each_width_once_then_reads_the_cache(small_split, tmp_path, monkeypatch):
     monkeypatch.setenv("NTK_LESSONS_CACHE_DIR", str(tmp_path))
     rows = practice.regression_table([8, 16], n_train=SMALL, train_steps=3, progress=False)
-    assert [r["width"] for r in rows] == [8, 16]
+    assert [r.width for r in rows] == [8, 16] and all(isinstance(r, practice.RegressionRow) for r in rows)
     for r in rows:
         for key in ("accuracy_entk", "accuracy_pntk", "agreement", "accuracy_trained", "accuracy_trained_pntk"):
-            assert 0 <= r[key] <= 1
-        assert r["pntk_movement"] > 0 and r["entk_rows"] == SMALL * 10
+            assert 0 <= getattr(r, key) <= 1
+        assert r.pntk_movement > 0 and r.entk_cost.rows == SMALL * 10
+        assert practice.RegressionRow.from_json(r.to_json()) == r
     assert len(list(tmp_path.glob("*.json"))) == 2
     monkeypatch.setattr(practice, "regression_point", lambda *a, **k: pytest.fail("recomputed a cached width"))
     assert practice.regression_table([8, 16], n_train=SMALL, train_steps=3, progress=False) == rows
@@ -101,10 +104,10 @@ def test_kernel_gap_from_per_input_jacobians_equals_the_structured_one():
     split64 = practice.digits_split(SMALL, dtype="float64")
     apply_fn, params = practice.network(16, dtype="float64")
     by = {m: practice.kernel_gap(apply_fn, params, split64, n_kernel=6, n_test=5, method=m)
-          for m in practice.KERNEL_METHODS}
+          for m in practice.GAP_METHODS}
     for key in ("total", "diagonal", "offdiagonal", "lambda_max_rel_error", "argmax_agreement"):
-        assert by["per_input_jacobian"][key] == pytest.approx(by["auto"][key], rel=1e-9)
-    assert max_rel_err(by["per_input_jacobian"]["theta"], by["auto"]["theta"]) < 1e-12
+        assert by["jacobian"][key] == pytest.approx(by["auto"][key], rel=1e-9)
+    assert max_rel_err(by["jacobian"]["theta"], by["auto"]["theta"]) < 1e-12
     with pytest.raises(ValueError, match="method"):
         practice.kernel_gap(apply_fn, params, split64, n_kernel=6, n_test=5, method="chunked_jacobian")
 
@@ -142,12 +145,12 @@ def test_gap_during_training_starts_from_zero_movement_and_resets_the_readout(sm
     run = practice.train_network(apply_fn, params, small_split, steps=20, checkpoint_steps=[0, 20], record_every=10,
                                  progress=False)
     measured = practice.gap_during_training(apply_fn, run, small_split, n_kernel=12, n_test=15, progress=False)
-    assert measured["step"] == [0, 20]
-    assert set(practice.GAP_METRICS + practice.EXPLANATION_METRICS) <= set(measured)
-    assert measured["kernel_movement"][0] == 0 and measured["readout_change"][0] == 0
-    assert measured["kernel_movement"][1] > 0 and measured["readout_change"][1] > 0
-    assert measured["total_initial_readout"][0] == pytest.approx(measured["total"][0], rel=1e-12)
-    assert measured["test_accuracy"] == [run.test_accuracy[0], run.test_accuracy[-1]]
+    assert measured.step == [0, 20]
+    assert set(practice.GAP_METRICS + practice.EXPLANATION_METRICS) <= set(measured.at(0))
+    assert measured.kernel_movement[0] == 0 and measured.readout_change[0] == 0
+    assert measured.kernel_movement[1] > 0 and measured.readout_change[1] > 0
+    assert measured.total_initial_readout[0] == pytest.approx(measured.total[0], rel=1e-12)
+    assert measured.test_accuracy == [run.test_accuracy[0], run.test_accuracy[-1]]
     # the identity behind pntk_to_diagonal: pNTK = (1/O) sum_jk Theta_jk
     gap = practice.kernel_gap(apply_fn, params, small_split, n_kernel=12, n_test=15)
     theta = gap["theta"]
@@ -175,9 +178,9 @@ def test_dataset_costs_print_in_readable_units():
 @pytest.mark.neural_tangents
 def test_conv_net_gap_measures_the_stax_conv_net_before_and_after_training(small_split):
     measured, run = practice.conv_net_gap(small_split, channels=(2,), steps=2, n_kernel=6, n_test=8, progress=False)
-    assert measured["step"] == [0, 2] and sorted(run.checkpoints) == [0, 2]
-    assert all(np.isfinite(measured[key]).all() for key in practice.GAP_METRICS)
-    assert measured["total_initial_readout"][0] == pytest.approx(measured["total"][0], rel=1e-12)
+    assert measured.step == [0, 2] and sorted(run.checkpoints) == [0, 2]
+    assert all(np.isfinite(getattr(measured, key)).all() for key in practice.GAP_METRICS)
+    assert measured.total_initial_readout[0] == pytest.approx(measured.total[0], rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- exercises
@@ -232,11 +235,15 @@ def test_first_of_each_class_picks_in_class_order():
 
 
 def test_first_and_last_picks_the_first_and_last_checkpoint():
-    measured = {"step": [0, 10, 30], "total": [0.1, 0.2, 0.3]}
+    names = [f.name for f in dataclasses.fields(practice.GapMeasurements)]
+    measured = practice.GapMeasurements(**{name: [0.1, 0.2, 0.3] for name in names if name != "step"},
+                                        step=[0, 10, 30])
     table = practice.first_and_last(measured)
-    assert table == {"init": {"step": 0, "total": 0.1}, "trained 30 steps": {"step": 30, "total": 0.3}}
+    assert list(table) == ["init", "trained 30 steps"]
+    assert table["init"] == {name: (0 if name == "step" else 0.1) for name in names}
+    assert table["trained 30 steps"]["total"] == 0.3 and table["trained 30 steps"]["step"] == 30
     with pytest.raises(ValueError, match="measured"):
-        practice.first_and_last({"step": []})
+        practice.first_and_last({"step": [0]})
 
 
 def test_exercise_kernels_have_the_documented_shapes_and_identity():

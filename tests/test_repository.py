@@ -84,7 +84,7 @@ def _sources(nb):
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_exercises_use_the_exercises_module_and_keep_solutions_out_of_the_notebook(nb):
-    """CONTRIBUTING.md: one self-check mechanism; reference solutions live in ntk_lessons/solutions.py."""
+    """CONTRIBUTING.md: one self-check mechanism; reference solutions live in ntk_lessons/teaching/solutions/."""
     from ntk_lessons.teaching import exercises
 
     cells, src = _sources(nb)
@@ -95,7 +95,7 @@ def test_exercises_use_the_exercises_module_and_keep_solutions_out_of_the_notebo
     assert set(ids) <= set(exercises.registered()), f"unregistered exercises: {set(ids) - set(exercises.registered())}"
     assert not any(re.search(r"reference solution|_reference\(", s, re.I) for c, s in zip(cells, src)
                    if c["cell_type"] == "code" and not s.lstrip().startswith("# Self-check")), \
-        "reference solutions belong in ntk_lessons/solutions.py, not in the student's notebook"
+        "reference solutions belong in ntk_lessons/teaching/solutions/, not in the student's notebook"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)

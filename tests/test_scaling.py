@@ -16,9 +16,9 @@ FIELDS = ["kernel", "method", "N", "O", "seconds", "peak_bytes"]
 def test_sweep_over_n_gives_tidy_positive_records():
     x = np.asarray(make_inputs(8, 6, dtype=jnp.float32))
     records = scaling.cost_sweep("N", (4, 8), out_dim=3, hidden_widths=(8,), x=x, repeats=1, progress=False)
-    assert len(records) == 2 * len(scaling.KERNEL_METHODS)
+    assert len(records) == 2 * len(scaling.KERNEL_METHOD_PAIRS)
     assert [f.name for f in dataclasses.fields(scaling.CostRecord)] == FIELDS
-    assert {(r.kernel, r.method) for r in records} == set(scaling.KERNEL_METHODS)
+    assert {(r.kernel, r.method) for r in records} == set(scaling.KERNEL_METHOD_PAIRS)
     for r in records:
         assert r.N in (4, 8) and r.O == 3 and r.seconds > 0 and r.peak_bytes > 0
         assert list(r.as_dict()) == FIELDS
@@ -31,7 +31,7 @@ def test_sweep_over_n_gives_tidy_positive_records():
         if r.kernel == "entk":
             assert r.peak_bytes == cost.entk_cost(apply_fn, params, x[: r.N], method=r.method)["peak_bytes"]
     fits = scaling.fit_exponents(records, "N")
-    assert [(f.kernel, f.method) for f in fits] == list(scaling.KERNEL_METHODS)
+    assert [(f.kernel, f.method) for f in fits] == list(scaling.KERNEL_METHOD_PAIRS)
     assert all(np.isfinite(f.time_exponent) and np.isfinite(f.memory_exponent) for f in fits)
 
 

@@ -10,13 +10,15 @@ from test_dynamics import euler as steps_by_loop  # lesson 01's step iterated wi
 
 from ntk_lessons.core import blocks, dynamics, kernels, training
 from ntk_lessons.lessons import trajectories
+from ntk_lessons.lessons.networks import DigitsNetwork
 from ntk_lessons.teaching import exercises, plots, widgets
 
 from conftest import make_inputs, make_mlp
 
 matplotlib.use("Agg")
 N, M, O = 8, 5, 3
-TINY = dict(steps=12, n_train=10, n_test=6, out_dim=3, time_points=6, movement_points=3)  # a sweep point in seconds
+TINY_RUN = dict(steps=12, n_train=10, n_test=6, time_points=6, movement_points=3)
+TINY = dict(TINY_RUN, out_dim=3)  # a sweep point in seconds
 
 
 @pytest.fixture
@@ -102,15 +104,15 @@ def test_largest_stable_lr_is_two_over_the_top_eigenvalue():
         trajectories.largest_stable_lr(np.zeros((3, 3)))
 
 
-def test_relative_error_is_distance_over_distance_moved():
+def test_trajectory_error_is_distance_over_distance_moved():
     start = np.zeros((2, 2))
     reference = np.stack([np.full((2, 2), 1.0), np.full((2, 2), 2.0)])
-    assert trajectories.relative_error(reference, reference, start) == 0
-    assert trajectories.relative_error(reference, reference * 1.1, start) == pytest.approx(0.1)
+    assert trajectories.trajectory_error(reference, reference, start) == 0
+    assert trajectories.trajectory_error(reference, reference * 1.1, start) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="never leaves"):
-        trajectories.relative_error(np.zeros((2, 2, 2)), reference, start)
+        trajectories.trajectory_error(np.zeros((2, 2, 2)), reference, start)
     with pytest.raises(ValueError, match="must match"):
-        trajectories.relative_error(reference, reference[:1], start)
+        trajectories.trajectory_error(reference, reference[:1], start)
 
 
 def test_spread_candidates_and_rank_correlation():
@@ -126,7 +128,7 @@ def test_predictions_need_float64():
     k = trajectories.InitKernels(np.eye(2), np.ones((1, 2)))
     jax.config.update("jax_enable_x64", False)
     try:
-        with pytest.raises(RuntimeError, match="jax_enable_x64"):
+        with pytest.raises(ValueError, match="float64"):
             trajectories.predict(k, np.zeros((2, 1)), np.ones((2, 1)), np.ones((1, 1)), [1], lr=0.1)
     finally:
         jax.config.update("jax_enable_x64", True)
@@ -147,7 +149,7 @@ def test_wide_network_follows_its_entk_prediction_and_narrow_one_less():
                              output_steps=times.tolist(), progress=False)
         net = np.stack([run.outputs[int(t)][1] for t in times])
         pred = trajectories.predict(init["entk"], y, run.outputs[0][0], net[0], times, lr=lr)
-        errors.append(trajectories.relative_error(net[1:], pred.test[1:], net[0]))
+        errors.append(trajectories.trajectory_error(net[1:], pred.test[1:], net[0]))
     assert errors[1] < 0.05 and errors[1] < errors[0] / 3
 
 
@@ -155,34 +157,40 @@ def test_wide_network_follows_its_entk_prediction_and_narrow_one_less():
 
 @pytest.fixture(scope="module")
 def tiny_points():
-    return {param: trajectories.trajectory_point(width=16, seed=0, parameterization=param, **TINY)
+    return {param: trajectories.trajectory_point(DigitsNetwork(width=16, seed=0, parameterization=param, out_dim=3),
+                                                 **TINY_RUN)
             for param in ("ntk", "standard")}
 
 
 def test_trajectory_point_reports_every_metric_and_is_json(tiny_points):
     p = tiny_points["ntk"]
-    assert json.loads(json.dumps(p)) == json.loads(json.dumps(p, sort_keys=True))  # plain JSON types
-    times = p["times"]
+    as_json = p.to_json()
+    assert json.loads(json.dumps(as_json)) == as_json  # plain JSON types
+    assert trajectories.TrajectoryPoint.from_json(as_json) == p
+    times = p.times
     assert times[0] == 0 and times[-1] == TINY["steps"]
     for split in trajectories.SPLITS:
         for name in trajectories.PREDICTORS:
-            assert 0 < p["metrics"][f"error_{split}_{name}"] < 10
-        assert 0 < p["metrics"][f"gap_{split}"] < 10
-        assert len(p["traces"][split]["network"]) == 2 and len(p["traces"][split]["entk"][0]) == len(times)
-    assert p["movement_curve"]["0"] == 0 and 0 < p["metrics"]["movement"] < 1
-    assert p["lr"] == pytest.approx(0.25 * 2 / p["lambda_max"])
-    assert p["loss"]["network"][0] == pytest.approx(p["metrics"]["loss_initial"])
-    assert p["metrics"]["loss_final"] < p["metrics"]["loss_initial"]
-    assert "error_test_infinite" not in tiny_points["standard"]["metrics"]  # no Θ_∞ in standard parameterisation
+            assert 0 < p.metrics[f"error_{split}_{name}"] < 10
+        assert 0 < p.metrics[f"gap_{split}"] < 10
+        curves = p.traces[split].curves
+        assert len(curves["network"]) == 2 and len(curves["entk"][0]) == len(times)
+        assert len(p.traces[split].labels) == 1
+    assert p.movement_curve["0"] == 0 and 0 < p.metrics["movement"] < 1
+    assert p.lr == pytest.approx(0.25 * 2 / p.lambda_max)
+    assert p.loss["network"][0] == pytest.approx(p.metrics["loss_initial"])
+    assert p.metrics["loss_final"] < p.metrics["loss_initial"]
+    assert p.width == 16 and p.predictors == list(trajectories.PREDICTORS)
+    assert "error_test_infinite" not in tiny_points["standard"].metrics  # no Θ_∞ in standard parameterisation
 
 
 def test_sweep_caches_each_point(tmp_path, monkeypatch):
     monkeypatch.setenv("NTK_LESSONS_CACHE_DIR", str(tmp_path))
     first = trajectories.trajectory_sweep([8], [0, 1], progress=False, **TINY)
     calls = []
-    monkeypatch.setattr(trajectories, "trajectory_point", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(trajectories, "trajectory_point", lambda *a, **kw: calls.append(kw))
     again = trajectories.trajectory_sweep([8], [0, 1], progress=False, **TINY)
-    assert calls == [] and again == json.loads(json.dumps(first))
+    assert calls == [] and again == first
     assert len(list(tmp_path.glob("*.json"))) == 2
     widths, values = trajectories.metric_by_seed(again, "movement")
     assert widths.tolist() == [8] and values.shape == (1, 2)
@@ -208,7 +216,7 @@ def test_look_ahead_equals_predicting_on_the_grown_training_set(kernel):
         grown = trajectories.init_kernels(apply_fn, params, grown_x, x_test, (kernel,))[kernel]
         with_c = trajectories.predict(grown, grown_y, f0(grown_x), f0(x_test), [steps], lr=lr).test[0]
         np.testing.assert_allclose(out.changes[i], with_c - without, atol=1e-9 * np.abs(with_c).max())
-        loss = trajectories.squared_loss(with_c, y_test) - trajectories.squared_loss(without, y_test)
+        loss = trajectories.outputs_loss(with_c, y_test) - trajectories.outputs_loss(without, y_test)
         assert out.loss_changes[i] == pytest.approx(loss)
     assert out.seconds_per_candidate > 0 and out.kernel_seconds > 0
 
@@ -235,12 +243,13 @@ def test_look_ahead_study_on_digits_agrees_with_retraining(tmp_path, monkeypatch
     monkeypatch.setenv("NTK_LESSONS_CACHE_DIR", str(tmp_path))
     study = trajectories.cached_look_ahead(width=64, n_pool=12, retrained=3, steps=20, n_train=16, n_test=8,
                                            out_dim=3, progress=False)
-    assert len(study["candidates"]) == 3 and len(study["predicted_loss_change"]) == 12
-    predicted = np.asarray(study["predicted_loss_change"])
-    chosen = predicted[study["candidates"]]
+    assert len(study.candidates) == 3 and len(study.predicted_loss_change) == 12
+    predicted = np.asarray(study.predicted_loss_change)
+    chosen = predicted[study.candidates]
     assert chosen.min() == predicted.min() and chosen.max() == predicted.max()
-    assert study["loss_change_correlation"] > 0.5
-    assert study["entk_seconds_per_candidate"] > 0 and study["retrain_seconds_per_candidate"] > 0
+    assert study.loss_change_correlation > 0.5
+    assert study.entk_seconds_per_candidate > 0 and study.retrain_seconds_per_candidate > 0
+    assert study.width == 64 and study.network.out_dim == 3
     assert trajectories.cached_look_ahead(width=64, n_pool=12, retrained=3, steps=20, n_train=16, n_test=8,
                                           out_dim=3, progress=False) == study
     assert "look-ahead" in trajectories.summary({}, study)
@@ -290,12 +299,15 @@ def test_lesson_06_figures_are_labelled(tiny_points, tmp_path, monkeypatch):
     assert fig.axes[2].get_legend() is not None
     ax = plots.prediction_error_vs_movement({"a": ([0.1, 0.2], [0.05, 0.1])}, title="t", ylabel="error")
     assert ax.get_xlabel().startswith("kernel movement") and ax.get_legend() is not None
-    study = dict(actual_loss_change=[-1.0, 0.5], predicted_loss_change=[-0.9, 0.1, 0.4], candidates=[0, 2],
-                 entk_loss_change=[-0.95, 0.45], pntk_seconds_per_candidate=0.01, entk_seconds_per_candidate=0.5,
-                 retrain_seconds_per_candidate=2.0, pntk_kernel_seconds=1.0)
+    study = trajectories.LookAheadStudy(
+        network=DigitsNetwork(width=8, seed=0), edge_fraction=0.25, steps=10, lr=0.1, n_train=4, n_test=2, n_pool=3,
+        actual_loss_change=[-1.0, 0.5], predicted_loss_change=[-0.9, 0.1, 0.4], candidates=[0, 2],
+        entk_loss_change=[-0.95, 0.45], pntk_change_error=[0.1, 0.2], entk_change_error=[0.1, 0.1],
+        rank_correlation=1.0, loss_change_correlation=0.99, pntk_seconds_per_candidate=0.01,
+        entk_seconds_per_candidate=0.5, retrain_seconds_per_candidate=2.0, pntk_kernel_seconds=1.0)
     fig = plots.look_ahead_agreement(study, title="look")
     assert len(fig.axes) == 2 and fig.axes[1].get_yscale() == "log"
     monkeypatch.setenv("NTK_LESSONS_CACHE_DIR", str(tmp_path))
-    fig, run = widgets.training_figure(16, 0.25, "ntk", **TINY)
-    assert "kernel movement" in fig._suptitle.get_text() and run["width"] == 16
+    fig, run = widgets.training_figure(trajectories.cached_point, 16, 0.25, "ntk", **TINY)
+    assert "kernel movement" in fig._suptitle.get_text() and run.width == 16
     matplotlib.pyplot.close("all")

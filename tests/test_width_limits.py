@@ -12,10 +12,12 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ntk_lessons.core import infinite, kernels  # noqa: E402
-from ntk_lessons.lessons import convergence, width_limits
-from ntk_lessons.support import cache
-from ntk_lessons.teaching import exercises, plots, widgets
+from ntk_lessons import analysis  # noqa: E402
+from ntk_lessons.core import approximations, infinite, kernels  # noqa: E402
+from ntk_lessons.lessons import width_limits  # noqa: E402
+from ntk_lessons.lessons.networks import DigitsNetwork  # noqa: E402
+from ntk_lessons.support import cache, data  # noqa: E402
+from ntk_lessons.teaching import exercises, plots, widgets  # noqa: E402
 
 from conftest import make_inputs, make_mlp  # noqa: E402
 
@@ -49,7 +51,7 @@ def test_an_exact_limit_has_zero_errors_and_the_pntk_is_the_block_mean():
     for name in ("entk_diagonal", "entk_offdiagonal", "entk_vs_limit", "pntk", "entk_vs_pntk"):
         assert errors[name] == pytest.approx(0, abs=1e-15), name
     assert math.isnan(errors["distance_ratio"])  # 0 / 0: undefined, not a fake number
-    np.testing.assert_allclose(width_limits.pntk_of(theta), k, rtol=1e-14)
+    np.testing.assert_allclose(approximations.from_entk(theta, "pntk"), k, rtol=1e-14)
 
 
 def test_errors_of_a_perturbed_kernel_match_hand_computed_values():
@@ -62,7 +64,7 @@ def test_errors_of_a_perturbed_kernel_match_hand_computed_values():
     assert e["entk_offdiagonal"] == pytest.approx(0.01 * np.linalg.norm(off) / yardstick, rel=1e-12)
     assert e["entk_diagonal"] == pytest.approx(math.sqrt(o) * np.linalg.norm(shift) / yardstick, rel=1e-12)
     assert e["entk_vs_limit"] == pytest.approx(math.hypot(e["entk_diagonal"], e["entk_offdiagonal"]), rel=1e-12)
-    pntk = width_limits.pntk_of(theta)
+    pntk = approximations.from_entk(theta, "pntk")
     np.testing.assert_allclose(pntk, k + shift + 0.01 * off.sum((2, 3)) / o, rtol=1e-12)
     assert e["pntk"] == pytest.approx(np.linalg.norm(pntk - k) / np.linalg.norm(k), rel=1e-12)
     diag_vs_pntk = np.linalg.norm(np.diagonal(theta, axis1=2, axis2=3) - pntk[:, :, None]) / yardstick
@@ -73,11 +75,11 @@ def test_errors_of_a_perturbed_kernel_match_hand_computed_values():
     assert e["diagonal_distance_ratio"] < 0.1 and e["distance_ratio"] < 1
 
 
-def test_pntk_of_is_the_package_pntk_of_an_mlp():
+def test_the_pntk_from_the_entk_is_the_package_pntk_of_an_mlp():
     apply_fn, params = make_mlp((16, 8), 3, 5, b_std=0.2)
     x = make_inputs(4, 5)
     theta = kernels.entk(apply_fn, params, x)
-    np.testing.assert_allclose(width_limits.pntk_of(theta), kernels.pntk(apply_fn, params, x), rtol=1e-12)
+    np.testing.assert_allclose(approximations.from_entk(theta, "pntk"), kernels.pntk(apply_fn, params, x), rtol=1e-12)
 
 
 def test_regression_with_three_identical_kernels_agrees_exactly():
@@ -125,8 +127,8 @@ SMALL = dict(n_train=8, n_test=6, out_dim=3, depth=2)
 
 
 def test_mlp_point_records_are_tidy_and_wider_networks_are_closer_to_the_limit():
-    narrow = width_limits.mlp_point(width=8, seed=0, **SMALL)
-    wide = width_limits.mlp_point(width=1024, seed=0, **SMALL)
+    narrow = width_limits.mlp_point(DigitsNetwork(width=8, seed=0, out_dim=3), n_train=8, n_test=6)
+    wide = width_limits.mlp_point(DigitsNetwork(width=1024, seed=0, out_dim=3), n_train=8, n_test=6)
     metrics = set(width_limits.LIMIT_METRICS) | set(width_limits.REGRESSION_METRICS)
     for records, width in ((narrow, 8), (wide, 1024)):
         assert {r["metric"] for r in records} == metrics and len(records) == len(metrics)
@@ -142,11 +144,11 @@ def test_mlp_point_records_are_tidy_and_wider_networks_are_closer_to_the_limit()
 
 
 def test_mlp_point_uses_the_closed_form_of_the_same_architecture():
-    # At width 2^14 with 2 inputs the eNTK's diagonal blocks are within a few percent of infinite.of's Θ∞,
+    # At width 2^14 with 2 inputs the eNTK's diagonal blocks are within a few percent of infinite.limit_kernels's Θ∞,
     # while the Θ∞ of another σw is far off: the point compares with the right limit.
-    apply_fn, params, x, _ = convergence.network_on_digits(width=4096, seed=1, n=6, out_dim=2, b_std=0.1)
+    apply_fn, params, x, _ = DigitsNetwork(width=4096, seed=1, out_dim=2, b_std=0.1).build(6)
     theta = np.asarray(kernels.entk(apply_fn, params, x), np.float64)
-    right = np.asarray(infinite.of(apply_fn, np.asarray(x, np.float64)).ntk)
+    right = np.asarray(infinite.limit_kernels(apply_fn, np.asarray(x, np.float64)).ntk)
     wrong = np.asarray(infinite.mlp_kernels(np.asarray(x, np.float64), n_hidden=2, W_std=1.5, b_std=0.1).ntk)
     assert width_limits.limit_errors(theta, right)["entk_diagonal"] < 0.1
     assert width_limits.limit_errors(theta, wrong)["entk_diagonal"] > 0.3
@@ -156,13 +158,13 @@ def test_sweep_is_cached_per_point_and_collects_into_grids(cache_dir, monkeypatc
     first = width_limits.mlp_sweep([8, 16], [0, 1], progress=False, **SMALL)
     assert len(list(cache_dir.glob("*.json"))) == 4
 
-    def fail(**_):
+    def fail(*_, **__):
         raise AssertionError("every point should come from the cache")
 
     monkeypatch.setattr(width_limits, "mlp_point", fail)
     again = width_limits.mlp_sweep([8, 16], [0, 1], progress=False, **SMALL)
     assert again == first
-    widths, values = convergence.values_by_seed(again, metric="pntk")
+    widths, values = analysis.values_by_seed(again, metric="pntk")
     assert list(widths) == [8, 16] and values.shape == (2, 2)
     comparison = width_limits.distance_comparison(again)
     assert comparison.ratio.shape == comparison.entk_vs_pntk.shape == (2, 2)
@@ -174,12 +176,12 @@ def test_sweep_is_cached_per_point_and_collects_into_grids(cache_dir, monkeypatc
 def test_entries_are_the_kernel_entries_of_each_pair():
     e = width_limits.entries_at(32, seed=2, n=5, out_dim=3)
     assert e.limit.shape == e.pntk.shape == (15,) and e.diagonal.shape == (15, 3) and e.offdiagonal.shape == (15, 6)
-    apply_fn, params, x, _ = convergence.network_on_digits(width=32, seed=2, n=5, out_dim=3, b_std=0.1)
+    apply_fn, params, x, _ = DigitsNetwork(width=32, seed=2, out_dim=3, b_std=0.1).build(5)
     theta = np.asarray(kernels.entk(apply_fn, params, x), np.float64)
     rows, cols = np.triu_indices(5)
     np.testing.assert_allclose(e.diagonal[:, 1], theta[rows, cols, 1, 1], rtol=1e-12)
     np.testing.assert_allclose(e.pntk, theta.sum((2, 3))[rows, cols] / 3, rtol=1e-12)
-    assert e.errors["pntk"] == pytest.approx(width_limits.limit_errors(theta, infinite.of(
+    assert e.errors["pntk"] == pytest.approx(width_limits.limit_errors(theta, infinite.limit_kernels(
         apply_fn, np.asarray(x, np.float64)).ntk)["pntk"], rel=1e-12)
     assert width_limits.entries_at(32, seed=2, n=5, out_dim=3) is e  # remembered
     with pytest.raises(ValueError):
@@ -217,14 +219,15 @@ def test_lesson_04_figures_have_titles_labels_and_legends():
 
 
 def test_widget_draws_the_plain_function_with_fixed_ranges():
-    ranges = widgets.infinite_width_ranges([16, 256], seed=0, n=5, out_dim=3)
-    fig, entries = widgets.infinite_width_figure(16, 0, n=5, ranges=ranges, out_dim=3)
+    ranges = widgets.infinite_width_ranges(width_limits.entries_at, [16, 256], seed=0, n=5, out_dim=3)
+    fig, entries = widgets.infinite_width_figure(width_limits.entries_at, 16, 0, n=5, ranges=ranges, out_dim=3)
     assert fig.axes[0].get_xlim() == pytest.approx(ranges[0]) and fig.axes[0].get_ylim() == pytest.approx(ranges[1])
     assert entries is width_limits.entries_at(16, 0, n=5, out_dim=3)
     assert "width 16" in fig._suptitle.get_text()
     pytest.importorskip("ipywidgets")
     with pytest.raises(ValueError, match="width"):
-        widgets.explore_infinite_width(widths=[16, 256], width=64, n=5, ranges=ranges, out_dim=3)
+        widgets.explore_infinite_width(width_limits.entries_at, widths=[16, 256], width=64, n=5, ranges=ranges,
+                                       out_dim=3)
 
 
 # ----------------------------------------------------------------------------- exercises
@@ -291,7 +294,7 @@ def test_closed_form_agrees_with_neural_tangents_in_every_record():
 
 @pytest.mark.neural_tangents
 def test_conv_point_compares_with_the_infinite_cnn_kernel(cache_dir):
-    from ntk_lessons.reference import nt_reference
+    from ntk_lessons.reference import conv_net
 
     narrow = width_limits.conv_point(width=2, seed=0, n=4, out_dim=3)
     wide = width_limits.conv_point(width=256, seed=0, n=4, out_dim=3)
@@ -300,12 +303,12 @@ def test_conv_point_compares_with_the_infinite_cnn_kernel(cache_dir):
     value, narrow_value = ({r["metric"]: r["value"] for r in rs} for rs in (wide, narrow))
     assert value["entk_vs_limit"] < narrow_value["entk_vs_limit"] / 3 and value["entk_vs_limit"] < 0.1
     # the limit it uses is neural-tangents' kernel_fn of the same architecture, the same for every channel count
-    _, _, kernel_fn = nt_reference.digits_conv_net(7, out_dim=3, b_std=0.1, pooling="global_avg")
-    x, _ = width_limits.data.digits_inputs(4, seed=0, out_dim=3, dtype="float64")
-    k = np.asarray(kernel_fn(nt_reference.digits_as_images(x), None, "ntk"))
-    init_fn, apply_fn, _ = nt_reference.digits_conv_net(256, out_dim=3, b_std=0.1, pooling="global_avg")
+    _, _, kernel_fn = conv_net.digits_conv_net(7, out_dim=3, b_std=0.1, pooling="global_avg")
+    x, _ = data.digits_inputs(4, seed=0, out_dim=3, dtype="float64")
+    k = np.asarray(kernel_fn(data.digits_as_images(x), None, "ntk"))
+    init_fn, apply_fn, _ = conv_net.digits_conv_net(256, out_dim=3, b_std=0.1, pooling="global_avg")
     _, params = init_fn(jax.random.PRNGKey(0), (-1, 8, 8, 1))
-    theta = kernels.entk(apply_fn, params, nt_reference.digits_as_images(x), method="jacobian")
+    theta = kernels.entk(apply_fn, params, data.digits_as_images(x), method="jacobian")
     assert width_limits.limit_errors(theta, k)["entk_vs_limit"] == pytest.approx(value["entk_vs_limit"], rel=1e-6)
     records = width_limits.conv_sweep([2, 4], [0], n=4, out_dim=3, progress=False)
     assert len(records) == 2 * len(width_limits.LIMIT_METRICS) and len(list(cache_dir.glob("*.json"))) == 2

@@ -137,13 +137,24 @@ def random_projection(apply_fn: Callable, params: Any, x1: Any, x2: Any = None, 
 def from_entk(theta: Any, name: str, *, key: jax.Array | None = None) -> jax.Array:
     """The approximation ``name`` computed from a full eNTK (N1, N2, O, O): (N1, N2). Cost O(N1 N2 O^2).
 
-    For checking the fast routes: ``compute(name, ...) == from_entk(entk(...), name)``.
+    For checking the fast routes: ``compute(name, ...) == from_entk(entk(...), name)``; and the one
+    pNTK-from-eNTK of the package (``from_entk(theta, "pntk")`` = sum_jk Theta_jk / O), where an
+    eNTK is computed anyway. A numpy ``theta`` gives a numpy result in its dtype (except
+    "random_projection", drawn with jax), a JAX one a JAX array.
     """
     name = checks.one_of(name, "name", APPROXIMATIONS)
-    theta = _full(theta, "theta")
+    theta = checks.full_kernel(theta, "theta")
     o = theta.shape[-1]
+    if isinstance(theta, np.ndarray) and name != "random_projection":
+        xp = np  # numpy in, numpy out: a float64 eNTK keeps its precision whatever jax's 64-bit mode
+    else:
+        xp, theta = jnp, jnp.asarray(theta)
+    if name == "pntk":
+        return xp.sum(theta, axis=(2, 3)) / o  # sum_jk Theta_jk / O: u^T Theta u for u = ones / sqrt(O)
     if name == "mean_trace":
-        return jnp.trace(theta, axis1=2, axis2=3) / o
+        return xp.trace(theta, axis1=2, axis2=3) / o
+    if name == "first_logit":
+        return xp.array(theta[:, :, 0, 0])  # u = e_1 (a copy: never a view of the caller's array)
     u = direction(name, o, key=key, dtype=theta.dtype)
     return jnp.einsum("j,nmjk,k->nm", u, theta, u)
 
@@ -211,7 +222,7 @@ def spectrum(theta: Any, k: Any, *, entk_eigenvalues: Any = None) -> dict[str, f
 
 def entk_eigenvalues_of(theta: Any) -> np.ndarray:
     """Eigenvalues (ascending, float64) of an eNTK (N, N, O, O) as an NO x NO matrix. Cost O((N O)^3)."""
-    theta = np.asarray(_full(theta, "theta"), np.float64)
+    theta = checks.full_kernel(theta, "theta", float64=True)
     return np.linalg.eigvalsh(_symmetrize(blocks.to_matrix(theta)))
 
 
@@ -247,24 +258,10 @@ def regression_agreement(
 # ---------------------------------------------------------------- helpers
 
 
-def _full(theta: Any, name: str) -> jax.Array:
-    if not hasattr(theta, "shape") or len(theta.shape) != 4 or theta.shape[2] != theta.shape[3]:
-        raise ValueError(
-            f"{name} must be an eNTK of shape (N1, N2, O, O), got {getattr(theta, 'shape', type(theta).__name__)}"
-        )
-    return jnp.asarray(theta)
-
-
 def _pair(theta: Any, k: Any) -> tuple[np.ndarray, np.ndarray]:
-    theta = np.asarray(_full(theta, "theta"), np.float64)
-    if not hasattr(k, "shape") or tuple(k.shape) != theta.shape[:2]:
-        raise ValueError(
-            f"k must have shape {theta.shape[:2]} (N1, N2) to match theta, got {getattr(k, 'shape', type(k).__name__)}"
-        )
-    k = np.asarray(k, np.float64)
-    if not (np.all(np.isfinite(theta)) and np.all(np.isfinite(k))):
-        raise ValueError("theta and k must be finite")
-    return theta, k
+    """An eNTK and an N1 x N2 kernel on the same inputs, as finite float64 numpy arrays."""
+    theta = checks.full_kernel(theta, "theta", float64=True)
+    return theta, checks.matching_kernel(k, theta.shape[:2], "k")
 
 
 def _symmetrize(m: Any) -> np.ndarray:

@@ -22,15 +22,9 @@ from . import checks
 ORDERS = ("sample", "class")
 
 
-def _check_full_kernel(theta, name: str = "theta") -> jax.Array:
-    if not hasattr(theta, "shape") or len(theta.shape) != 4 or theta.shape[2] != theta.shape[3]:
-        raise ValueError(f"{name} must have shape (N1, N2, O, O), got {getattr(theta, 'shape', type(theta).__name__)}")
-    return jnp.asarray(theta)
-
-
 def to_matrix(theta, order: str = "sample") -> jax.Array:
     """(N1, N2, O, O) -> (N1 O, N2 O) in "sample"-major or "class"-major order. Cost: one copy."""
-    theta = _check_full_kernel(theta)
+    theta = jnp.asarray(checks.full_kernel(theta))
     n1, n2, o, _ = theta.shape
     if order == "sample":
         return theta.transpose(0, 2, 1, 3).reshape(n1 * o, n2 * o)
@@ -57,13 +51,13 @@ def from_matrix(matrix, n1: int, n2: int, order: str = "sample") -> jax.Array:
 
 def diagonal_blocks(theta) -> jax.Array:
     """The class-diagonal entries theta[:, :, j, j]: (N1, N2, O, O) -> (N1, N2, O)."""
-    theta = _check_full_kernel(theta)
+    theta = jnp.asarray(checks.full_kernel(theta))
     return jnp.diagonal(theta, axis1=2, axis2=3)
 
 
 def split_diagonal(theta) -> tuple[jax.Array, jax.Array]:
     """``(diag, off)`` with ``diag + off == theta``; ``diag`` keeps only j == k entries. Shapes (N1, N2, O, O)."""
-    theta = _check_full_kernel(theta)
+    theta = jnp.asarray(checks.full_kernel(theta))
     eye = jnp.eye(theta.shape[2], dtype=bool)
     diag = jnp.where(eye, theta, 0)
     return diag, theta - diag
@@ -98,7 +92,7 @@ def block_diagonal_share(theta, order: str) -> jax.Array:
     "sample": the N diagonal O x O blocks (n == m); needs N1 == N2.
     A scalar in [0, 1]. Cost O(N1 N2 O^2).
     """
-    theta = _check_full_kernel(theta)
+    theta = jnp.asarray(checks.full_kernel(theta))
     total = jnp.sum(theta**2)
     if order == "class":
         return jnp.sum(diagonal_blocks(theta) ** 2) / total

@@ -1,8 +1,11 @@
-"""Input validation shared by the public functions.
+"""Input validation shared by the public functions of every layer: the one place each check lives.
 
 Every check raises ``TypeError`` (wrong kind of object) or ``ValueError`` (right kind,
 wrong value) naming the argument, before any JAX computation starts, so users never see
 an XLA stack trace for a mistake of theirs. Inputs are never modified in place.
+
+The lowest module of the package: it imports only jax and numpy, and it is the one module
+of ``core`` that ``support`` may import.
 """
 
 from __future__ import annotations
@@ -15,13 +18,26 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def integer(value: Any, name: str, *, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``, or a TypeError/ValueError naming ``name``.
+
+    The one integer check: :func:`positive_int` and :func:`nonnegative_int` are this with minimum 1 and 0."""
+    kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {kind}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be {kind}, got {value}")
+    return int(value)
+
+
 def positive_int(value: Any, name: str) -> int:
     """``value`` as an int >= 1, or a TypeError/ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__})")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
-    return int(value)
+    return integer(value, name, minimum=1)
+
+
+def nonnegative_int(value: Any, name: str) -> int:
+    """``value`` as an int >= 0, or a TypeError/ValueError naming ``name``."""
+    return integer(value, name, minimum=0)
 
 
 def nonnegative_float(value: Any, name: str, *, allow_none: bool = False) -> float | None:
@@ -43,10 +59,25 @@ def one_of(value: Any, name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def float64_enabled() -> bool:
+    """True when jax is in 64-bit mode (``jax_enable_x64``; see ``support.config.enable_float64``)."""
+    return bool(jax.config.jax_enable_x64)
+
+
+def require_float64(what: str) -> None:
+    """ValueError unless jax is in 64-bit mode: the one check of every computation that needs float64.
+
+    ``what`` names the computation in the message (e.g. "practice.kernel_gap").
+    """
+    if not float64_enabled():
+        raise ValueError(f"{what} computes in float64: call ntk_lessons.support.config.enable_float64() "
+                         "(jax.config.update('jax_enable_x64', True)) first")
+
+
 def float_dtype(value: Any, name: str) -> np.dtype:
     """``value`` as a floating numpy dtype that jax can hold right now, or a TypeError/ValueError.
 
-    float64 is only available after ``ntk_lessons.config.enable_float64()`` (jax_enable_x64).
+    float64 is only available after ``ntk_lessons.support.config.enable_float64()`` (jax_enable_x64).
     """
     try:
         dtype = np.dtype(value)
@@ -56,7 +87,7 @@ def float_dtype(value: Any, name: str) -> np.dtype:
         raise TypeError(f"{name} must be a floating dtype such as 'float32' or jnp.float64, got {dtype}")
     if jax.dtypes.canonicalize_dtype(dtype) != dtype:
         raise ValueError(
-            f"{name}={dtype} needs 64-bit mode in jax; call ntk_lessons.config.enable_float64() first"
+            f"{name}={dtype} needs 64-bit mode in jax; call ntk_lessons.support.config.enable_float64() first"
         )
     return dtype
 
@@ -109,11 +140,19 @@ def second_batch(x2: Any, x1: jax.Array, name: str = "x2") -> jax.Array:
     return x2
 
 
-def full_kernel(theta: Any, name: str = "theta") -> np.ndarray:
-    """``theta`` as a finite float64 numpy eNTK of shape (N1, N2, O, O) (a copy), or a ValueError naming it."""
+def full_kernel(theta: Any, name: str = "theta", *, float64: bool = False) -> Any:
+    """``theta`` checked to be a full eNTK of shape (N1, N2, O, O): the one shape check of eNTKs.
+
+    Returns ``theta`` itself (numpy or JAX, not copied), or with ``float64=True`` a finite
+    float64 numpy copy (what the float64 metrics compare). ValueError naming ``name`` otherwise.
+    Cost O(1), or O(N1 N2 O^2) with ``float64=True``.
+    """
     shape = getattr(theta, "shape", None)
     if shape is None or len(shape) != 4 or shape[2] != shape[3]:
-        raise ValueError(f"{name} must be an eNTK of shape (N1, N2, O, O), got {shape or type(theta).__name__}")
+        got = tuple(shape) if shape is not None else type(theta).__name__
+        raise ValueError(f"{name} must be an eNTK of shape (N1, N2, O, O), got {got}")
+    if not float64:
+        return theta
     theta = np.asarray(theta, np.float64)
     if not np.all(np.isfinite(theta)):
         raise ValueError(f"{name} must be finite")

@@ -41,13 +41,12 @@ float32). Works in float32 and float64 (the dtype of the inputs).
 
 Cost of every kernel here: O(N1 N2 (d + L)) time, O(N1 N2) memory, for N1 x N2 inputs of
 dimension d and L hidden layers. Pure JAX; neural-tangents is not needed (its
-``stax.serial(...)`` ``kernel_fn`` computes the same, see ``nt_reference.stax_mlp``).
+``stax.serial(...)`` ``kernel_fn`` computes the same, see ``reference.nt_reference.stax_mlp``).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -224,7 +223,7 @@ def mlp_kernels(
 
     Cost: O(N1 N2 (d + L)) time, O(N1 N2) memory (see the module docstring for the recursion).
     """
-    n_hidden = _nonnegative_int(n_hidden, "n_hidden")
+    n_hidden = checks.nonnegative_int(n_hidden, "n_hidden")
     layer = LAYERS[checks.one_of(activation, "activation", tuple(LAYERS))]
     state = input_layer(x1, x2, W_std=W_std, b_std=b_std)
     for _ in range(n_hidden):
@@ -232,7 +231,7 @@ def mlp_kernels(
     return Kernels(state.nngp, state.ntk)
 
 
-def of(apply_fn: Any, x1: Any, x2: Any = None) -> Kernels:
+def limit_kernels(apply_fn: Any, x1: Any, x2: Any = None) -> Kernels:
     """:func:`mlp_kernels` for the architecture of a ``models.mlp`` model (read from ``apply_fn.spec``).
 
     Args:
@@ -248,7 +247,7 @@ def of(apply_fn: Any, x1: Any, x2: Any = None) -> Kernels:
     if spec is None:
         raise TypeError(
             f"apply_fn must be the apply_fn of a models.mlp network, got {type(apply_fn).__name__}; "
-            "for other architectures use neural-tangents' stax kernel_fn (see nt_reference)"
+            "for other architectures use neural-tangents' stax kernel_fn (see ntk_lessons.reference.nt_reference)"
         )
     parameterization = getattr(spec, "parameterization", "ntk")
     if parameterization != "ntk":
@@ -269,14 +268,6 @@ def _variances(W_std: Any, b_std: Any) -> tuple[float, float]:
     w = checks.nonnegative_float(W_std, "W_std")
     b = checks.nonnegative_float(b_std, "b_std", allow_none=True)
     return w**2, 0.0 if b is None else b**2
-
-
-def _nonnegative_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a non-negative integer, got {value!r} ({type(value).__name__})")
-    if value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value}")
-    return int(value)
 
 
 def _layer_state(nngp: Any, ntk: Any, diag1: Any, diag2: Any) -> tuple[jax.Array, ...]:

@@ -126,7 +126,7 @@ def resolve_method(method: str, spec: models.MLPSpec | None, choices: tuple[str,
         return "structured" if spec is not None else "jacobian"
     if method == "structured" and spec is None:
         raise ValueError(
-            "method='structured' needs a model built by ntk_lessons.models.mlp; "
+            "method='structured' needs a model built by ntk_lessons.core.models.mlp; "
             "use method='jacobian' (or 'ntk_vp' for entk) for other models"
         )
     return method

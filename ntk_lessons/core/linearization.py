@@ -20,14 +20,15 @@ import numpy as np
 from . import checks, kernels, models
 
 
-def squared_loss(apply_fn: Callable, params: Any, x: jax.Array, y: jax.Array) -> jax.Array:
-    """1/2 sum over inputs and outputs of (f(x) - y)^2; x (N, d), y (N, O). Cost O(N P)."""
+def network_loss(apply_fn: Callable, params: Any, x: jax.Array, y: jax.Array) -> jax.Array:
+    """The squared loss of the network at ``params``: 1/2 sum over inputs and outputs of (f(x) - y)^2;
+    x (N, d), y (N, O). Cost O(N P). (``lessons.trajectories.outputs_loss`` takes given outputs instead.)"""
     return 0.5 * jnp.sum((apply_fn(params, x) - y) ** 2)
 
 
 def gd_step(apply_fn: Callable, params: Any, x: jax.Array, y: jax.Array, lr: float) -> Any:
-    """Parameters after one gradient-descent step on :func:`squared_loss` (a new pytree). Cost O(N P)."""
-    grads = jax.grad(lambda p: squared_loss(apply_fn, p, x, y))(params)
+    """Parameters after one gradient-descent step on :func:`network_loss` (a new pytree). Cost O(N P)."""
+    grads = jax.grad(lambda p: network_loss(apply_fn, p, x, y))(params)
     return jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
 
 
@@ -61,8 +62,10 @@ def step_change(
     return actual, predicted
 
 
-def relative_error(actual: Any, predicted: Any) -> float:
-    """||actual - predicted||_F / ||actual||_F."""
+def prediction_error(actual: Any, predicted: Any) -> float:
+    """How far a one-step prediction is from the actual change: ||actual - predicted||_F / ||actual||_F.
+
+    (``lessons.trajectories.trajectory_error`` measures a whole trajectory instead.)"""
     actual, predicted = jnp.asarray(actual), jnp.asarray(predicted)
     return float(jnp.linalg.norm(actual - predicted) / jnp.linalg.norm(actual))
 
@@ -71,7 +74,7 @@ def error_vs_learning_rate(
     apply_fn: Callable, params: Any, x_train: Any, y_train: Any, x_eval: Any, lrs: Any
 ) -> np.ndarray:
     """Relative prediction error for each learning rate in ``lrs``: (len(lrs),). Cost: len(lrs) x step_change."""
-    return np.array([relative_error(*step_change(apply_fn, params, x_train, y_train, x_eval, lr)) for lr in lrs])
+    return np.array([prediction_error(*step_change(apply_fn, params, x_train, y_train, x_eval, lr)) for lr in lrs])
 
 
 def activation_sign_flips(
@@ -85,7 +88,7 @@ def activation_sign_flips(
     """
     spec = models.spec_of(apply_fn)
     if spec is None:
-        raise TypeError("apply_fn must come from ntk_lessons.models.mlp")
+        raise TypeError("apply_fn must come from ntk_lessons.core.models.mlp")
     x_eval = checks.batch(x_eval, "x_eval")
     new_params = gd_step(apply_fn, params, x_train, y_train, lr)
     before, after = models.forward(spec, params, x_eval), models.forward(spec, new_params, x_eval)

@@ -54,7 +54,8 @@ def _mlp_args(apply_fn: Callable, params: Any, x1: Any, x2: Any):
 
     Returns ``kernels.KernelInputs`` (x2 None when it is x1)."""
     if models.spec_of(apply_fn) is None:
-        raise TypeError("apply_fn must come from ntk_lessons.models.mlp (the decomposition is about its readout layer)")
+        raise TypeError("apply_fn must come from ntk_lessons.core.models.mlp "
+                        "(the decomposition is about its readout layer)")
     inputs = kernels.prepare(apply_fn, params, x1, x2)
     if not inputs.spec.hidden_widths:
         raise ValueError("the mlp has no hidden layer, so there is no body term; use hidden_widths=[n, ...]")
@@ -78,6 +79,26 @@ def decompose(
     kernels.guard_memory(inputs, "structured", what="readout.decompose", memory_budget=memory_budget)
     readout_scalar, body = structured.readout_and_body(inputs.spec, inputs.params, inputs.x1, inputs.x2)
     return Decomposition(readout_scalar=readout_scalar, body=body)
+
+
+def decompose_at_init(
+    x: Any,
+    width: int,
+    seed: int,
+    *,
+    depth: int = 2,
+    out_dim: int = 10,
+    activation: str = "relu",
+    W_std: float = 1.0,
+    b_std: float | None = 0.0,
+) -> Decomposition:
+    """:func:`decompose` for a freshly initialised mlp ([width] * depth hidden layers, NTK
+    parameterisation, PRNGKey(``seed``)) on ``x`` (N, d), parameters in x's dtype.
+    Cost: one structured eNTK, O(N^2 O^2 depth n + N O depth n^2)."""
+    init_fn, apply_fn = models.mlp([width] * depth, out_dim, activation=activation, W_std=W_std, b_std=b_std)
+    _, params = init_fn(jax.random.PRNGKey(seed), x.shape)
+    params = jax.tree_util.tree_map(lambda a: a.astype(x.dtype), params)
+    return decompose(apply_fn, params, x)
 
 
 def features(apply_fn: Callable, params: Any, x: Any) -> jax.Array:

@@ -15,17 +15,17 @@ What is measured:
 * :func:`regression_point` / :func:`regression_table`: test accuracy of kernel regression
   with the full eNTK (one NO x NO solve, :func:`full_entk_regression`, with its wall time and
   peak memory), with pNTK ⊗ I_O (one N x N solve), the argmax agreement of the two, and the
-  test accuracy of the network after training -- per width, each width cached on disk
-  (``cache.cached``). :func:`infinite_width_accuracy`: the same regression with Θ_∞ ⊗ I_O.
+  test accuracy of the network after training -- per width a :class:`RegressionRow`, each width
+  cached on disk (``support.cache``). :func:`infinite_width_accuracy`: the same regression with Θ_∞ ⊗ I_O.
 * :func:`kernel_gap` / :func:`gap_during_training`: at each checkpoint of a training run,
   how far pNTK ⊗ I_O is from the eNTK (relative Frobenius error split into diagonal and
   off-diagonal blocks, λ_max error, regression agreement), and the measurements that test
   an explanation of what changes: the correlation between different logits' gradients
   (:func:`logit_gradient_correlation`), the pNTK against the eNTK's diagonal blocks, the same
   error with the readout weights put back to their initial values, the readout's relative
-  change and its columns' cosines, and how far the eNTK itself has moved.
+  change and its columns' cosines, and how far the eNTK itself has moved: a :class:`GapMeasurements`.
 * :func:`conv_net_gap`: the same measurements for the lesson-04 conv net, whose kernels come
-  from per-input Jacobians (``kernels.flat_jacobian``), at initialisation and after training.
+  from Jacobians built one input at a time (``kernels.flat_jacobian``), at initialisation and after training.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..core import approximations, checks, cost, infinite, kernels, models, regression, training
-from ..support import cache, config, data
+from ..support import cache, data
 
 N_DIGITS = 1797
 N_TRAIN_POOL = 1200
@@ -105,7 +105,7 @@ def digits_split(n_train: int = N_TRAIN_POOL, *, dtype: str = "float32") -> Digi
 
     Args:
       n_train: 1 .. 1200 training digits (a prefix of the pool, so smaller sets are nested).
-      dtype: "float32" or "float64" (JAX work on float64 needs ``config.enable_float64``).
+      dtype: "float32" or "float64" (JAX work on float64 needs ``support.config.enable_float64``).
     Returns:
       A :class:`DigitsSplit`. Cost O(1797 · 64).
     """
@@ -122,7 +122,7 @@ def network(width: int, *, seed: int = 0, dtype: str = "float32") -> tuple[Calla
 
     Returns ``(apply_fn, params)``, params drawn from PRNGKey(``seed``) for 64 inputs and cast to
     ``dtype``. (With ``jax_enable_x64`` on, jax draws them in float64 first: a different network
-    from the one drawn with x64 off, which is why cache keys record the flag.) Cost O(P).
+    from the one drawn with x64 off, which is why ``support.cache`` keys record the flag.) Cost O(P).
     """
     width = checks.positive_int(width, "width")
     dtype = checks.one_of(dtype, "dtype", ("float32", "float64"))
@@ -143,11 +143,6 @@ def train_network(apply_fn: Callable, params: Any, split: DigitsSplit, *, steps:
     return training.train(apply_fn, params, split.x_train, split.y_train, steps=steps, seed=seed,
                           x_test=split.x_test, y_test=split.y_test, record_every=record_every,
                           checkpoint_steps=checkpoint_steps, progress=progress, **recipe)
-
-
-def _require_x64(what: str) -> None:
-    if not config.float64_enabled():
-        raise ValueError(f"{what} computes in float64: call ntk_lessons.config.enable_float64() first")
 
 
 def _f64(a: Any) -> np.ndarray:
@@ -188,9 +183,10 @@ def full_entk_regression(apply_fn: Callable, params: Any, split: DigitsSplit, *,
       ``(predictions (M, O) float64, FullSolveCost)``.
     Cost: the two eNTKs, O((N^2 + M N) O^2 sum_l n_l) time; the solve O((N O)^3 / 3) flops and
     about five (N O)^2 float64 arrays of memory (the kernel, its flattened copy and the three
-    temporaries of ``fit_predict``): 1.15 GB each for N = 1200, O = 10. Needs float64 (``config.enable_float64``).
+    temporaries of ``fit_predict``): 1.15 GB each for N = 1200, O = 10.
+    Needs float64 (``support.config.enable_float64``).
     """
-    _require_x64("full_entk_regression")
+    checks.require_float64("practice.full_entk_regression")
     peak = cost.entk_cost(apply_fn, params, split.x_train, method="structured")["peak_bytes"]
     start = time.perf_counter()
     theta_train = jax.block_until_ready(kernels.entk(apply_fn, params, split.x_train, method="structured"))
@@ -213,9 +209,9 @@ def pntk_regression(apply_fn: Callable, params: Any, split: DigitsSplit, *, ridg
 
     Returns the (M, O) float64 predictions. Cost: the pNTKs, one backward pass per input and
     O((N^2 + M N) sum_l n_l) for an mlp ("auto" = structured), O((N + M) P) memory otherwise;
-    the solve O(N^3 / 3). Needs float64 (``config.enable_float64``).
+    the solve O(N^3 / 3). Needs float64 (``support.config.enable_float64``).
     """
-    _require_x64("pntk_regression")
+    checks.require_float64("practice.pntk_regression")
     return _pntk_fit(*_pntk_kernels(apply_fn, params, split, method), split, ridge)
 
 
@@ -232,32 +228,58 @@ def _pntk_fit(k_train, k_test, split, ridge):
 def infinite_width_accuracy(split: DigitsSplit, *, ridge: float = RIDGE) -> float:
     """Test accuracy of kernel regression with Θ_∞ ⊗ I_O of the lesson's mlp (any width: Θ_∞
     does not depend on it). Float64. Cost O((N + M) N d) for the kernels, O(N^3 / 3) for the solve."""
-    _require_x64("infinite_width_accuracy")
+    checks.require_float64("practice.infinite_width_accuracy")
     apply_fn, _ = network(1)
     x_train, x_test = _f64(split.x_train), _f64(split.x_test)
-    k_train = infinite.of(apply_fn, x_train).ntk
-    k_test = infinite.of(apply_fn, x_test, x_train).ntk
+    k_train = infinite.limit_kernels(apply_fn, x_train).ntk
+    k_test = infinite.limit_kernels(apply_fn, x_test, x_train).ntk
     return regression.accuracy(regression.fit_predict(k_train, _f64(split.y_train), k_test, ridge=ridge),
                                split.labels_test)
 
 
+@dataclasses.dataclass(frozen=True)
+class RegressionRow:
+    """Kernel regression and training for one width on the digits (:func:`regression_point`).
+
+    ``width``, ``n_train``; test accuracies of kernel regression at initialisation with the full
+    eNTK (``accuracy_entk``) and with pNTK ⊗ I_O (``accuracy_pntk``), and ``agreement``: the fraction
+    of test digits on which the two predict the same class; ``accuracy_trained``: the network after
+    training from the same initialisation; ``accuracy_trained_pntk``: regression with the trained
+    network's pNTK; ``pntk_movement``: ||pNTK_trained − pNTK_init||_F / ||pNTK_init||_F on the
+    training digits; ``entk_cost``: what the full eNTK cost (:class:`FullSolveCost`);
+    ``pntk_seconds`` (kernels and solve) and ``train_seconds``: wall times when the row was computed.
+    """
+
+    width: int
+    n_train: int
+    accuracy_entk: float
+    accuracy_pntk: float
+    agreement: float
+    accuracy_trained: float
+    accuracy_trained_pntk: float
+    pntk_movement: float
+    entk_cost: FullSolveCost
+    pntk_seconds: float
+    train_seconds: float
+
+    def to_json(self) -> dict:
+        """The row as JSON-ready dicts (what the disk cache stores)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, row: dict) -> RegressionRow:
+        """The row :meth:`to_json` wrote."""
+        return cls(**dict(row, entk_cost=FullSolveCost(**row["entk_cost"])))
+
+
 def regression_point(width: int, *, n_train: int = N_TRAIN_POOL, seed: int = 0, ridge: float = RIDGE,
                      train_steps: int = 1000, dtype: str = "float32",
-                     on_stage: Callable[[str], None] | None = None) -> dict[str, float]:
+                     on_stage: Callable[[str], None] | None = None) -> RegressionRow:
     """Kernel regression and training for one width on :func:`digits_split` (``n_train``).
 
     The network is :func:`network` (``width``, ``seed``; kernels computed in ``dtype``, every
-    solve in float64). Returns a JSON-ready dict:
-
-    * ``accuracy_entk``, ``accuracy_pntk``: test accuracy of kernel regression with the full
-      eNTK and with pNTK ⊗ I_O at initialisation (relative ``ridge``); ``agreement``: the
-      fraction of test digits on which the two predict the same class;
-    * ``accuracy_trained``: test accuracy of the network after ``train_steps`` steps of
-      :data:`TRAINING` from the same initialisation; ``accuracy_trained_pntk``: regression with
-      the *trained* network's pNTK; ``pntk_movement``: ||pNTK_trained − pNTK_init||_F / ||pNTK_init||_F
-      on the training digits;
-    * the cost of the full eNTK (:class:`FullSolveCost` fields, prefixed ``entk_``) and
-      ``pntk_seconds`` (kernels and solve), ``train_seconds``.
+    solve in float64); relative ``ridge``; the network trains for ``train_steps`` steps of
+    :data:`TRAINING`. Returns a :class:`RegressionRow`.
 
     ``on_stage(name)`` is called after each stage ("eNTK", "pNTK", "training"), e.g. to move a
     progress bar. Cost: dominated by the (N O)^3 / 3 Cholesky (about 6e11 flops for N = 1200)
@@ -282,23 +304,22 @@ def regression_point(width: int, *, n_train: int = N_TRAIN_POOL, seed: int = 0, 
     pntk_movement = float(np.linalg.norm(k1 - k0) / np.linalg.norm(k0))
     stage("training")
     labels = split.labels_test
-    costs = {f"entk_{k}": v for k, v in dataclasses.asdict(entk_cost).items()}
-    return dict(width=width, n_train=n_train,
-                accuracy_entk=regression.accuracy(f_entk, labels),
-                accuracy_pntk=regression.accuracy(f_pntk, labels),
-                agreement=regression.argmax_agreement(f_entk, f_pntk),
-                accuracy_trained=float(result.test_accuracy[-1]),
-                accuracy_trained_pntk=regression.accuracy(f_after, labels), pntk_movement=pntk_movement,
-                pntk_seconds=pntk_seconds, train_seconds=train_seconds, **costs)
+    return RegressionRow(width=width, n_train=n_train,
+                         accuracy_entk=regression.accuracy(f_entk, labels),
+                         accuracy_pntk=regression.accuracy(f_pntk, labels),
+                         agreement=regression.argmax_agreement(f_entk, f_pntk),
+                         accuracy_trained=float(result.test_accuracy[-1]),
+                         accuracy_trained_pntk=regression.accuracy(f_after, labels), pntk_movement=pntk_movement,
+                         entk_cost=entk_cost, pntk_seconds=pntk_seconds, train_seconds=train_seconds)
 
 
 def regression_table(widths: Sequence[int], *, n_train: int = N_TRAIN_POOL, seed: int = 0, ridge: float = RIDGE,
-                     train_steps: int = 1000, dtype: str = "float32", cache_results: bool = True,
-                     progress: bool = True) -> list[dict[str, float]]:
-    """:func:`regression_point` for every width, each cached on disk (``cache.cached``, keyed by every
-    argument, the training recipe, the split and the x64 flag). A tqdm bar counts the stages.
+                     train_steps: int = 1000, dtype: str = "float32", use_cache: bool = True,
+                     progress: bool = True) -> list[RegressionRow]:
+    """:func:`regression_point` for every width, each cached on disk (``support.cache``, keyed by every
+    argument, the training recipe and the split). A tqdm bar counts the stages.
 
-    Returns one dict per width, in order. Cost: len(widths) points (see :func:`regression_point`).
+    Returns one :class:`RegressionRow` per width, in order. Cost: len(widths) points (see :func:`regression_point`).
     """
     widths = [checks.positive_int(w, f"widths[{i}]") for i, w in enumerate(widths)]
     if not widths:
@@ -308,52 +329,52 @@ def regression_table(widths: Sequence[int], *, n_train: int = N_TRAIN_POOL, seed
         for width in widths:
             key = dict(kind="practice.regression_point", width=width, n_train=n_train, seed=seed, ridge=ridge,
                        train_steps=train_steps, dtype=dtype, training=TRAINING, split_seed=SPLIT_SEED,
-                       hidden_layers=HIDDEN_LAYERS, b_std=B_STD, x64=config.float64_enabled())
+                       hidden_layers=HIDDEN_LAYERS, b_std=B_STD)
             before = bar.n
 
             def compute(width=width):
                 return regression_point(width, n_train=n_train, seed=seed, ridge=ridge, train_steps=train_steps,
                                         dtype=dtype, on_stage=lambda name: (bar.set_postfix_str(
-                                            f"width {width}: {name} done"), bar.update()))
+                                            f"width {width}: {name} done"), bar.update())).to_json()
 
-            rows.append(cache.cached(key, compute, cache=cache_results))
+            rows.append(RegressionRow.from_json(cache.cached(key, compute, use_cache=use_cache)))
             bar.update(3 - (bar.n - before))  # a cached width moves the bar by all three stages
     return rows
 
 
-def describe_full_solve(row: dict[str, float]) -> str:
+def describe_full_solve(row: RegressionRow) -> str:
     """What the full eNTK of one :func:`regression_point` cost, as text (times are wall times measured when
     the row was computed, on whatever else the machine was doing then)."""
-    rows = int(row["entk_rows"])
+    c = row.entk_cost
 
     def gb(b):
         return "not reported" if b is None else f"{b / 1e9:.2f} GB"
 
     return "\n".join([
-        f"width {row['width']}: the full eNTK system is {rows:,} x {rows:,} float64 ({gb(row['entk_matrix_bytes'])})",
-        f"  computing Θ (train x train and test x train, structured, float32): {row['entk_kernel_seconds']:.1f} s; "
-        f"XLA's memory plan of the train x train program: {gb(row['entk_kernel_peak_bytes'])}",
-        f"  solving (float64 Cholesky, condition estimate, predictions): {row['entk_solve_seconds']:.1f} s; "
-        f"XLA's plan of the Cholesky alone: {gb(row['entk_cholesky_peak_bytes'])}",
-        f"  pNTK ⊗ I on the same digits, kernels and solve: {row['pntk_seconds']:.2f} s",
+        f"width {row.width}: the full eNTK system is {c.rows:,} x {c.rows:,} float64 ({gb(c.matrix_bytes)})",
+        f"  computing Θ (train x train and test x train, structured, float32): {c.kernel_seconds:.1f} s; "
+        f"XLA's memory plan of the train x train program: {gb(c.kernel_peak_bytes)}",
+        f"  solving (float64 Cholesky, condition estimate, predictions): {c.solve_seconds:.1f} s; "
+        f"XLA's plan of the Cholesky alone: {gb(c.cholesky_peak_bytes)}",
+        f"  pNTK ⊗ I on the same digits, kernels and solve: {row.pntk_seconds:.2f} s",
     ])
 
 
-def solve_rate(row: dict[str, float]) -> float:
+def solve_rate(row: RegressionRow) -> float:
     """Flops per second of the full-eNTK solve of a :func:`regression_point` row: (N O)^3 / 3 (one Cholesky
     factorisation) over the measured seconds of the whole ``fit_predict`` call -- a lower bound on the
     factorisation's own rate, measured on a matrix of the size that matters. Cost O(1)."""
-    return row["entk_rows"] ** 3 / 3 / row["entk_solve_seconds"]
+    return row.entk_cost.rows ** 3 / 3 / row.entk_cost.solve_seconds
 
 
-def format_regression_table(rows: Sequence[dict], infinite_accuracy: float) -> str:
+def format_regression_table(rows: Sequence[RegressionRow], infinite_accuracy: float) -> str:
     """The accuracy table as text: one line per width (test accuracy in %)."""
     lines = [f"{'width':>6} | {'eNTK (NO×NO)':>12} | {'pNTK ⊗ I':>9} | {'Θ∞ ⊗ I':>8} | {'trained net':>11} | "
              f"{'trained pNTK':>12} | {'eNTK–pNTK agreement':>19}"]
     for r in rows:
-        lines.append(f"{r['width']:>6} | {100 * r['accuracy_entk']:11.1f}% | {100 * r['accuracy_pntk']:8.1f}% | "
-                     f"{100 * infinite_accuracy:7.1f}% | {100 * r['accuracy_trained']:10.1f}% | "
-                     f"{100 * r['accuracy_trained_pntk']:11.1f}% | {100 * r['agreement']:18.1f}%")
+        lines.append(f"{r.width:>6} | {100 * r.accuracy_entk:11.1f}% | {100 * r.accuracy_pntk:8.1f}% | "
+                     f"{100 * infinite_accuracy:7.1f}% | {100 * r.accuracy_trained:10.1f}% | "
+                     f"{100 * r.accuracy_trained_pntk:11.1f}% | {100 * r.agreement:18.1f}%")
     return "\n".join(lines)
 
 
@@ -391,8 +412,11 @@ def column_cosines(w: Any) -> np.ndarray:
     return unit.T @ unit
 
 
-KERNEL_METHODS = ("auto", "per_input_jacobian")
-"""How :func:`kernel_gap` computes kernels: ``kernels.entk``/``kernels.pntk``, or from per-input Jacobians."""
+GAP_METHODS = ("auto", "jacobian")
+"""How :func:`kernel_gap` computes kernels, in ``kernels``' names: "auto" (``kernels.entk``/``kernels.pntk``,
+structured for an mlp) or "jacobian" (Jacobian contraction, with the Jacobian built one input at a time by
+``kernels.flat_jacobian``: any model, and for a conv net far cheaper than ``kernels.entk(method="jacobian")``,
+which differentiates the whole batch at once)."""
 
 
 def kernels_from_jacobians(j1: Any, j2: Any = None) -> tuple[jax.Array, jax.Array]:
@@ -410,7 +434,7 @@ def kernels_from_jacobians(j1: Any, j2: Any = None) -> tuple[jax.Array, jax.Arra
 def _kernel_pairs(apply_fn, params, x, x_test, method):
     """float64 numpy (eNTK, pNTK) on x x x and, unless x_test is None, on x_test x x.
 
-    "auto": ``kernels.entk``/``kernels.pntk``; "per_input_jacobian": ``kernels.flat_jacobian`` (one
+    "auto": ``kernels.entk``/``kernels.pntk``; "jacobian": ``kernels.flat_jacobian`` (one
     input at a time, any model) once per input set, then :func:`kernels_from_jacobians`.
     """
     if method == "auto":
@@ -455,15 +479,13 @@ def kernel_gap(apply_fn: Callable, params: Any, split: DigitsSplit, *, n_kernel:
     ``"theta"``, ``"k"``: the train x train eNTK (n_kernel, n_kernel, O, O) and pNTK (n_kernel,
     n_kernel), float64, for further use.
 
-    ``method``: "auto" (``kernels.entk``/``kernels.pntk``: structured for an mlp) or
-    "per_input_jacobian" (``kernels.flat_jacobian``, one input at a time, any model: for a conv
-    net far cheaper than the generic ``kernels.entk``, which differentiates a whole batch at once).
+    ``method``: one of :data:`GAP_METHODS`, "auto" or "jacobian" (Jacobians one input at a time).
     Cost: eNTKs on
     n_kernel x (n_kernel + n_test) pairs, an O((n_kernel O)^3) eigendecomposition and solve.
-    Needs float64 (``config.enable_float64``).
+    Needs float64 (``support.config.enable_float64``).
     """
-    _require_x64("kernel_gap")
-    method = checks.one_of(method, "method", KERNEL_METHODS)
+    checks.require_float64("practice.kernel_gap")
+    method = checks.one_of(method, "method", GAP_METHODS)
     n_kernel = checks.positive_int(n_kernel, "n_kernel")
     n_test = checks.positive_int(n_test, "n_test")
     if n_kernel > split.n_train or n_test > split.x_test.shape[0]:
@@ -485,30 +507,63 @@ EXPLANATION_METRICS = ("total_initial_readout", "gradient_correlation", "pntk_to
                        "column_cosine", "kernel_movement")
 
 
+@dataclasses.dataclass(frozen=True)
+class GapMeasurements:
+    """:func:`kernel_gap` at every checkpoint of a training run, and the measurements that test why it changes.
+
+    Every field is a list with one float per checkpoint, in the order of ``step`` (the training
+    steps, ints):
+
+    * :data:`GAP_METRICS`, as :func:`kernel_gap` returns them: ``total``, ``diagonal``,
+      ``offdiagonal`` (relative Frobenius errors of pNTK ⊗ I_O), ``lambda_max_rel_error``,
+      ``argmax_agreement``, ``prediction_rel_diff``, ``accuracy_entk``, ``accuracy_approx``;
+    * ``total_initial_readout``: the total error for the trained network with its readout matrix
+      put back to its initial value (the body as trained);
+    * ``gradient_correlation``: :func:`logit_gradient_correlation` of the eNTK on the n_kernel digits;
+    * ``pntk_to_diagonal``: mean_x pNTK(x, x) / mean_x mean_j Θ_jj(x, x) on the n_kernel digits
+      (1 when the pNTK is on the scale of the eNTK's diagonal blocks; since
+      pNTK = (1/O) sum_jk Θ_jk, it is 1 + (O − 1) x (mean off-diagonal / mean diagonal entry));
+    * ``readout_change``: ||W_t − W_0||_F / ||W_0||_F;
+    * ``column_cosine``: the mean |cosine| between distinct readout columns (:func:`column_cosines`);
+    * ``kernel_movement``: ||Θ_t − Θ_0||_F / ||Θ_0||_F on the n_kernel digits;
+    * ``train_accuracy``/``test_accuracy``: the network's own accuracy at that step (NaN if the
+      run did not record it there).
+    """
+
+    step: list[int]
+    total: list[float]
+    diagonal: list[float]
+    offdiagonal: list[float]
+    lambda_max_rel_error: list[float]
+    argmax_agreement: list[float]
+    prediction_rel_diff: list[float]
+    accuracy_entk: list[float]
+    accuracy_approx: list[float]
+    total_initial_readout: list[float]
+    gradient_correlation: list[float]
+    pntk_to_diagonal: list[float]
+    readout_change: list[float]
+    column_cosine: list[float]
+    kernel_movement: list[float]
+    train_accuracy: list[float]
+    test_accuracy: list[float]
+
+    def at(self, index: int) -> dict[str, float]:
+        """{quantity: value} at one checkpoint (``index`` into ``step``; -1 the last), ``step`` included."""
+        return {f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)}
+
+
 def gap_during_training(apply_fn: Callable, result: training.TrainingResult, split: DigitsSplit, *,
                         n_kernel: int = 100, n_test: int = 200, ridge: float = RIDGE, method: str = "auto",
-                        progress: bool = True) -> dict[str, list]:
+                        progress: bool = True) -> GapMeasurements:
     """:func:`kernel_gap` at every checkpoint of a training run, and the measurements that test why it changes.
 
     Args:
       apply_fn: the model; result: ``training.train``'s result with ``checkpoints`` including step 0
         (the initial parameters); split, n_kernel, n_test, ridge, method: as in :func:`kernel_gap`.
     Returns:
-      ``{"step": [...], <each of GAP_METRICS and EXPLANATION_METRICS>: [...], "train_accuracy": [...],
-      "test_accuracy": [...]}``, one entry per checkpoint:
-
-      * ``total_initial_readout``: the total error for the trained network with its readout matrix
-        put back to its initial value (the body as trained);
-      * ``gradient_correlation``: :func:`logit_gradient_correlation` of the eNTK on the n_kernel digits;
-      * ``pntk_to_diagonal``: mean_x pNTK(x, x) / mean_x mean_j Θ_jj(x, x) on the n_kernel digits
-        (1 when the pNTK is on the scale of the eNTK's diagonal blocks; since
-        pNTK = (1/O) sum_jk Θ_jk, it is 1 + (O − 1) x (mean off-diagonal / mean diagonal entry));
-      * ``readout_change``: ||W_t − W_0||_F / ||W_0||_F;
-      * ``column_cosine``: the mean |cosine| between distinct readout columns (:func:`column_cosines`);
-      * ``kernel_movement``: ||Θ_t − Θ_0||_F / ||Θ_0||_F on the n_kernel digits;
-      * ``train_accuracy``/``test_accuracy``: the network's own accuracy at that step (NaN if the
-        run did not record it there).
-    Cost: about two :func:`kernel_gap` computations per checkpoint. Needs float64 (``config.enable_float64``).
+      A :class:`GapMeasurements`, one entry per checkpoint in every field.
+    Cost: about two :func:`kernel_gap` computations per checkpoint. Needs float64 (``support.config.enable_float64``).
     """
     if not isinstance(result, training.TrainingResult):
         raise TypeError(f"result must be a training.TrainingResult, got {type(result).__name__}")
@@ -517,8 +572,7 @@ def gap_during_training(apply_fn: Callable, result: training.TrainingResult, spl
                          "pass checkpoint_steps=[0, ...] to training.train")
     w0 = readout_weights(result.checkpoints[0])
     off = ~np.eye(w0.shape[1], dtype=bool)
-    out: dict[str, list] = {key: [] for key in ("step", *GAP_METRICS, *EXPLANATION_METRICS, "train_accuracy",
-                                                 "test_accuracy")}
+    out: dict[str, list] = {f.name: [] for f in dataclasses.fields(GapMeasurements)}
     theta0 = None
     history = {int(s): i for i, s in enumerate(result.steps)}
     for step in tqdm(sorted(result.checkpoints), desc="kernels at checkpoints", disable=not progress):
@@ -546,54 +600,53 @@ def gap_during_training(apply_fn: Callable, result: training.TrainingResult, spl
         out["train_accuracy"].append(float("nan") if i is None else float(result.train_accuracy[i]))
         test = result.test_accuracy
         out["test_accuracy"].append(float("nan") if i is None or test is None else float(test[i]))
-    return out
+    return GapMeasurements(**out)
 
 
 def conv_net_gap(split: DigitsSplit, *, channels: Sequence[int] = (16, 16), steps: int = 1000, seed: int = 0,
                  n_kernel: int = 100, n_test: int = 200, ridge: float = RIDGE,
-                 progress: bool = True) -> tuple[dict[str, list], training.TrainingResult]:
-    """:func:`gap_during_training` for the lesson-04 conv net (``nt_reference.digits_conv_net``) at
+                 progress: bool = True) -> tuple[GapMeasurements, training.TrainingResult]:
+    """:func:`gap_during_training` for the lesson-04 conv net (``reference.conv_net.digits_conv_net``) at
     initialisation and after ``steps`` steps of :data:`TRAINING` on the split's digits as 8 x 8 images.
 
-    Kernels from per-input Jacobians (``kernels.flat_jacobian``: the conv net is not an mlp). With
-    ``jax_enable_x64`` on (needed for the float64 comparisons) neural-tangents' Conv needs float64
-    inputs and params, so everything here is float64. Imports neural-tangents (``nt_reference``).
+    Kernels by Jacobian contraction, the Jacobians built one input at a time (method "jacobian" of
+    :data:`GAP_METHODS`: the conv net is not an mlp). With ``jax_enable_x64`` on (needed for the float64
+    comparisons) neural-tangents' Conv needs float64 inputs and params, so everything here is float64.
+    Imports neural-tangents (``reference.conv_net``).
     Returns ``(measurements at steps 0 and steps, the TrainingResult)``. Cost: the training,
     O(steps · 100 · 64 · 9 · sum_l c_(l-1) c_l), and Jacobians with (n_kernel + n_test) O P entries.
     """
-    from ..reference import nt_reference
+    from ..reference import conv_net  # neural-tangents: imported only here, where it is needed
 
-    _require_x64("conv_net_gap")
-    init_fn, apply_fn, _ = nt_reference.digits_conv_net(tuple(channels), out_dim=OUT_DIM)
-    images = DigitsSplit(_f64(nt_reference.digits_as_images(split.x_train)), _f64(split.y_train),
-                         _f64(nt_reference.digits_as_images(split.x_test)), _f64(split.y_test))
+    checks.require_float64("practice.conv_net_gap")
+    init_fn, apply_fn, _ = conv_net.digits_conv_net(tuple(channels), out_dim=OUT_DIM)
+    images = DigitsSplit(_f64(data.digits_as_images(split.x_train)), _f64(split.y_train),
+                         _f64(data.digits_as_images(split.x_test)), _f64(split.y_test))
     _, params = init_fn(jax.random.PRNGKey(seed), images.x_train.shape)
     params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), params)
     result = train_network(apply_fn, params, images, steps=steps, seed=seed, record_every=steps,
                            checkpoint_steps=[0, steps], progress=progress)
     gap = gap_during_training(apply_fn, result, images, n_kernel=n_kernel, n_test=n_test, ridge=ridge,
-                              method="per_input_jacobian", progress=progress)
+                              method="jacobian", progress=progress)
     return gap, result
 
 
-def first_and_last(measured: dict[str, list]) -> dict[str, dict[str, float]]:
-    """``{"init": {metric: value at the first checkpoint}, "trained <steps> steps": {... at the last}}`` from
-    :func:`gap_during_training`'s dict (the input of ``plots.gap_before_after``). Cost O(number of metrics)."""
-    if not isinstance(measured, dict) or not measured.get("step"):
-        raise ValueError("measured must be the dict of gap_during_training (with a non-empty 'step' list)")
-    pick = lambda i: {key: values[i] for key, values in measured.items()}  # noqa: E731
-    return {"init": pick(0), f"trained {measured['step'][-1]} steps": pick(-1)}
+def first_and_last(measured: GapMeasurements) -> dict[str, dict[str, float]]:
+    """``{"init": {quantity: value at the first checkpoint}, "trained <steps> steps": {... at the last}}`` from
+    :func:`gap_during_training`'s measurements (the input of ``plots.gap_before_after``). Cost O(number of fields)."""
+    if not isinstance(measured, GapMeasurements) or not measured.step:
+        raise ValueError("measured must be the GapMeasurements of gap_during_training (with at least one step)")
+    return {"init": measured.at(0), f"trained {measured.step[-1]} steps": measured.at(-1)}
 
 
-def format_gap_table(measured: dict[str, list], *, keys: Sequence[str] = ("total", "diagonal", "offdiagonal",
+def format_gap_table(measured: GapMeasurements, *, keys: Sequence[str] = ("total", "diagonal", "offdiagonal",
                      "lambda_max_rel_error", "argmax_agreement", "total_initial_readout", "gradient_correlation",
                      "pntk_to_diagonal", "readout_change", "column_cosine", "kernel_movement", "train_accuracy",
                      "test_accuracy")) -> str:
     """The measurements of :func:`gap_during_training` as text: one row per quantity, one column per step."""
-    steps = measured["step"]
-    lines = [f"{'step':>22} " + " ".join(f"{s:>7d}" for s in steps)]
+    lines = [f"{'step':>22} " + " ".join(f"{s:>7d}" for s in measured.step)]
     for key in keys:
-        lines.append(f"{key:>22} " + " ".join(f"{v:7.3f}" for v in measured[key]))
+        lines.append(f"{key:>22} " + " ".join(f"{v:7.3f}" for v in getattr(measured, key)))
     return "\n".join(lines)
 
 
@@ -635,8 +688,8 @@ class ExerciseKernels:
 def exercise_kernels(n_train: int = 40, n_test: int = 25, width: int = 64) -> ExerciseKernels:
     """eNTK and pNTK of :func:`network` (``width``, float64) on the first ``n_train`` training digits and
     ``n_test`` test digits of :func:`digits_split`. Cost: two small structured eNTKs and pNTKs,
-    O((n_train + n_test) n_train O^2 width). Needs float64 (``config.enable_float64``)."""
-    _require_x64("exercise_kernels")
+    O((n_train + n_test) n_train O^2 width). Needs float64 (``support.config.enable_float64``)."""
+    checks.require_float64("practice.exercise_kernels")
     split = digits_split(n_train, dtype="float64")
     n_test = checks.positive_int(n_test, "n_test")
     apply_fn, params = network(width, dtype="float64")

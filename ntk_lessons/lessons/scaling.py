@@ -1,4 +1,4 @@
-r"""What the eNTK and the pNTK cost as the number of inputs N and of outputs O grow.
+r"""Lesson 05: what the eNTK and the pNTK cost as the number of inputs N and of outputs O grow.
 
 Measured (:func:`cost_sweep` along N or along O): the wall time of each kernel
 computation (median of repeats, after compilation and a warm-up run) and its peak memory
@@ -24,9 +24,9 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..analysis import loglog_slope
 from ..core import checks, cost, kernels, memory, models
 from ..support import data, timing
-from . import convergence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +55,8 @@ THEORY: dict[tuple[str, str], Theory] = {
     ("pntk", "jacobian"): Theory("N P + N^2 P (one backward pass per input)", "N P + N^2 (slope 1 while N < P)",
                                  {"N": (2, 2), "O": (0, 0)}),
 }
-KERNEL_METHODS: tuple[tuple[str, str], ...] = tuple(THEORY)
+KERNEL_METHOD_PAIRS: tuple[tuple[str, str], ...] = tuple(THEORY)
+"""The five (kernel, method) pairs whose cost is measured, e.g. ("entk", "ntk_vp"): the keys of :data:`THEORY`."""
 
 # (N training inputs, O classes)
 DATASETS: dict[str, tuple[int, int]] = {"CIFAR-10": (50_000, 10), "ImageNet": (1_281_167, 1_000)}
@@ -112,7 +113,7 @@ def measure_kernel_cost(apply_fn: Callable, params: Any, x: Any, *, kernel: str,
       compilation plus 1 + ``repeats`` kernel computations.
     """
     kernel = checks.one_of(kernel, "kernel", ("entk", "pntk"))
-    allowed = tuple(m for k, m in KERNEL_METHODS if k == kernel)
+    allowed = tuple(m for k, m in KERNEL_METHOD_PAIRS if k == kernel)
     method = checks.one_of(method, "method", allowed)
     repeats = checks.positive_int(repeats, "repeats")
     inputs = kernels.prepare(apply_fn, params, x)
@@ -127,11 +128,11 @@ def measure_kernel_cost(apply_fn: Callable, params: Any, x: Any, *, kernel: str,
 
 def _checked_pairs(methods: Iterable[tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:
     if methods is None:
-        return KERNEL_METHODS
+        return KERNEL_METHOD_PAIRS
     pairs = tuple(tuple(p) for p in methods)
     for pair in pairs:
-        if pair not in KERNEL_METHODS:
-            raise ValueError(f"methods must hold (kernel, method) pairs from {KERNEL_METHODS}; got {pair!r}")
+        if pair not in KERNEL_METHOD_PAIRS:
+            raise ValueError(f"methods must hold (kernel, method) pairs from {KERNEL_METHOD_PAIRS}; got {pair!r}")
     if not pairs:
         raise ValueError("methods is empty; pass at least one (kernel, method) pair")
     return pairs
@@ -191,7 +192,7 @@ def cost_sweep(
       hidden_widths: the mlp's hidden widths (NTK parameterisation, ReLU, init seed ``seed``).
       x: (N_max, d) input pool in ``dtype`` whose first N rows are used, or None for the
         bundled digits (N_max <= 1797).
-      methods: (kernel, method) pairs; default :data:`KERNEL_METHODS` (all five).
+      methods: (kernel, method) pairs; default :data:`KERNEL_METHOD_PAIRS` (all five).
       repeats: timed runs per measurement; dtype: "float32" or "float64"; progress: tqdm bar.
 
     Returns:
@@ -258,8 +259,8 @@ def fit_exponents(records: Sequence[CostRecord], along: str) -> list[ExponentFit
         theory_time, theory_memory = theory.exponents[along]
         fits.append(ExponentFit(
             kernel, method, along,
-            time_exponent=convergence.loglog_slope(sizes, [r.seconds for r in group]),
-            memory_exponent=None if None in peaks else convergence.loglog_slope(sizes, peaks),
+            time_exponent=loglog_slope(sizes, [r.seconds for r in group]),
+            memory_exponent=None if None in peaks else loglog_slope(sizes, peaks),
             theory_time=theory_time, theory_memory=theory_memory,
             time_formula=theory.time_formula, memory_formula=theory.memory_formula,
         ))

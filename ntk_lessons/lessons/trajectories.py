@@ -7,14 +7,14 @@ linearised model f_{t+1} = f_t - lr K (f_t - y), nothing else approximated):
 
 * ``"entk"``: the eNTK at initialisation, (N, N, O, O);
 * ``"pntk"``: the sum-of-logits kernel at initialisation, used as pNTK ⊗ I_O;
-* ``"infinite"``: Θ_∞ ⊗ I_O, the infinite-width NTK (``infinite.of``; NTK parameterisation only).
+* ``"infinite"``: Θ_∞ ⊗ I_O, the infinite-width NTK (``infinite.limit_kernels``; NTK parameterisation only).
 
 All three start from the network's own outputs at initialisation f_0. The step size is set
 relative to the largest eigenvalue of the network's eNTK at initialisation on the training
 inputs: ``lr = edge_fraction * 2 / lambda_max``; 2 / lambda_max is the largest step for which
 the linearised model converges (its steps multiply the top mode by 1 - lr lambda_max).
 
-How far a prediction is from the network (:func:`relative_error`): over the recorded steps
+How far a prediction is from the network (:func:`trajectory_error`): over the recorded steps
 t > 0,
 
     err = sqrt(sum_t ||f_net(t) - f_pred(t)||^2) / sqrt(sum_t ||f_net(t) - f_net(0)||^2),
@@ -25,6 +25,11 @@ Precision: the networks train in ``dtype`` (float32 by default); every kernel is
 float64 before the eigendecomposition of the predictions (condition numbers of 10^3-10^6),
 so these functions need ``jax_enable_x64``.
 
+Results: one training run and its predictions is a :class:`TrajectoryPoint`, a look-ahead
+study a :class:`LookAheadStudy` (dataclasses with documented fields, what ``teaching.plots``
+reads); both are cached on disk as JSON (``support.cache``), keyed by their
+:class:`~ntk_lessons.lessons.networks.DigitsNetwork` and options.
+
 Look-ahead (:func:`look_ahead_study`): for each candidate c of a pool, predict with the pNTK
 how the test outputs after training would change if (x_c, y_c) joined the training set --
 the same formula on N + 1 training inputs -- and compare with retraining the network.
@@ -32,26 +37,22 @@ the same formula on N + 1 training inputs -- and compare with retraining the net
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Callable, NamedTuple, Sequence
 
-import jax
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..analysis import loglog_slope, values_by_seed
 from ..core import blocks, checks, dynamics, infinite, kernels, training
-from ..support import cache as cache_module
-from . import convergence
+from ..support import cache
+from . import sweeps
+from .networks import DigitsNetwork
 
 PREDICTORS = ("entk", "pntk", "infinite")
 SPLITS = ("train", "test")
 DIVERGED = 10.0  # a relative trajectory error above this means the prediction ran away (summary text)
-
-
-def _require_x64() -> None:
-    if not jax.config.jax_enable_x64:
-        raise RuntimeError("trajectories computes kernel predictions in float64: first run "
-                           "jax.config.update('jax_enable_x64', True)")
 
 
 def time_grid(steps: int, count: int) -> np.ndarray:
@@ -100,7 +101,7 @@ def init_kernels(apply_fn: Callable, params: Any, x_train: Any, x_test: Any,
     compute = {
         "entk": lambda a, b: kernels.entk(apply_fn, params, a, b),
         "pntk": lambda a, b: kernels.pntk(apply_fn, params, a, b),
-        "infinite": lambda a, b: infinite.of(apply_fn, a, b).ntk,
+        "infinite": lambda a, b: infinite.limit_kernels(apply_fn, a, b).ntk,
     }
     return {name: InitKernels(np.asarray(compute[name](x_train, None), np.float64),
                               np.asarray(compute[name](x_test, x_train), np.float64)) for name in predictors}
@@ -114,15 +115,16 @@ def predict(kernel: InitKernels, y_train: Any, f0_train: Any, f0_test: Any, time
     Returns a :class:`dynamics.Trajectory` of numpy float64 arrays, train (T, N, O) and test
     (T, M, O). Cost: one eigendecomposition, O((N O)^3) for the eNTK, O(N^3) otherwise.
     """
-    _require_x64()
+    checks.require_float64("trajectories")
     as64 = lambda a: np.asarray(a, np.float64)  # noqa: E731
     out = dynamics.mse_trajectory(kernel.train, as64(y_train), as64(f0_train), np.asarray(times), lr=lr,
                                   k_test_train=kernel.test_train, f0_test=as64(f0_test), discrete=True)
     return dynamics.Trajectory(np.asarray(out.train), np.asarray(out.test))
 
 
-def relative_error(reference: Any, other: Any, start: Any) -> float:
-    """sqrt(sum_t ||reference_t - other_t||^2) / sqrt(sum_t ||reference_t - start||^2).
+def trajectory_error(reference: Any, other: Any, start: Any) -> float:
+    """How far a trajectory is from a reference one, relative to how far the reference moved:
+    sqrt(sum_t ||reference_t - other_t||^2) / sqrt(sum_t ||reference_t - start||^2).
 
     ``reference``, ``other``: (T, ...) trajectories (e.g. the network's and a prediction);
     ``start``: (...) the outputs at t = 0 (steps where reference equals start add nothing to
@@ -139,17 +141,86 @@ def relative_error(reference: Any, other: Any, start: Any) -> float:
     return float(np.sqrt(np.sum((reference - other) ** 2)) / moved)
 
 
-def squared_loss(f: Any, y: Any) -> np.ndarray:
-    """1/2 sum ||f - y||^2 over the last two axes: f (..., N, O), y (N, O) -> (...). Cost O(size)."""
+def outputs_loss(f: Any, y: Any) -> np.ndarray:
+    """The squared loss of given outputs: 1/2 sum ||f - y||^2 over the last two axes, f (..., N, O), y (N, O) -> (...).
+
+    (``core.linearization.network_loss`` is the same loss as a function of a network's parameters.)
+    Cost O(size)."""
     return 0.5 * np.sum((np.asarray(f, np.float64) - np.asarray(y, np.float64)) ** 2, axis=(-2, -1))
 
 
 # ---------------------------------------------------------------- one network, its kernels, its run
 
 
-def _network(width, seed, parameterization, n, out_dim, depth, b_std, dtype):
-    return convergence.network_on_digits(width=width, seed=seed, parameterization=parameterization, n=n,
-                                         out_dim=out_dim, depth=depth, b_std=b_std, dtype=dtype)
+@dataclasses.dataclass(frozen=True)
+class Traces:
+    """Two logits of the first inputs of one split over the recorded steps: the true class's and the next class's.
+
+    ``labels``: the classes of those inputs; ``curves``: {"network" | predictor: rows}, two rows per
+    input (its true class's logit, then the next class's), each a list of values at the
+    point's ``times``.
+    """
+
+    labels: list[int]
+    curves: dict[str, list[list[float]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrajectoryPoint:
+    """One network trained by gradient descent, and its run predicted by each kernel (:func:`trajectory_point`).
+
+    Setup: ``network`` (:class:`DigitsNetwork`), ``edge_fraction``, ``steps``, ``n_train``,
+    ``n_test``; ``lr`` = edge_fraction * 2 / ``lambda_max`` (the eNTK's at initialisation on the
+    training inputs); ``lambda_max_final``: the same at the last step.
+    Results: ``times`` (T,) the recorded steps; ``metrics`` {name: float} -- ``error_{train,test}_{predictor}``
+    (:func:`trajectory_error` against the network), ``gap_{train,test}`` (pNTK's prediction against
+    the eNTK's, same formula), ``movement`` (||Θ_T − Θ_0||_F / ||Θ_0||_F at the last step, on the
+    training inputs, as ``training.kernel_movement``), ``lambda_ratio`` (lambda_max at the end / at
+    the start), ``loss_initial``, ``loss_final``, ``accuracy_test``; ``movement_curve`` {step (str):
+    movement}; ``loss`` {"network" | predictor: (T,) training loss}; ``traces`` {"train" | "test": :class:`Traces`}.
+    Predictors: :data:`PREDICTORS` (no "infinite" in standard parameterisation).
+    """
+
+    network: DigitsNetwork
+    edge_fraction: float
+    steps: int
+    n_train: int
+    n_test: int
+    lr: float
+    lambda_max: float
+    lambda_max_final: float
+    times: list[int]
+    metrics: dict[str, float]
+    movement_curve: dict[str, float]
+    loss: dict[str, list[float]]
+    traces: dict[str, Traces]
+
+    @property
+    def width(self) -> int:
+        return self.network.width
+
+    @property
+    def seed(self) -> int:
+        return self.network.seed
+
+    @property
+    def parameterization(self) -> str:
+        return self.network.parameterization
+
+    @property
+    def predictors(self) -> list[str]:
+        """The kernels that predicted this run, in :data:`PREDICTORS` order."""
+        return [name for name in PREDICTORS if name in self.loss]
+
+    def to_json(self) -> dict:
+        """The point as JSON-ready dicts (what the disk cache stores)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, point: dict) -> TrajectoryPoint:
+        """The point :meth:`to_json` wrote."""
+        return cls(**dict(point, network=DigitsNetwork.from_key(point["network"]),
+                          traces={split: Traces(**t) for split, t in point["traces"].items()}))
 
 
 def _traces(trajectory: np.ndarray, labels: np.ndarray, count: int) -> list[list[float]]:
@@ -163,53 +234,37 @@ def _traces(trajectory: np.ndarray, labels: np.ndarray, count: int) -> list[list
 
 
 def trajectory_point(
+    network: DigitsNetwork,
     *,
-    width: int,
-    seed: int,
-    parameterization: str = "ntk",
     edge_fraction: float = 0.25,
     steps: int = 100,
     n_train: int = 64,
     n_test: int = 64,
-    out_dim: int = 10,
-    depth: int = 2,
-    b_std: float = 0.1,
     time_points: int = 16,
     movement_points: int = 4,
     trace_inputs: int = 1,
-    dtype: str = "float32",
     progress: bool = False,
-) -> dict:
-    """Train one network and predict its run with each kernel; everything the lesson plots, as JSON.
+) -> TrajectoryPoint:
+    """Train one network and predict its run with each kernel; everything the lesson plots.
 
-    The network: ``convergence.network_on_digits`` ([width] * depth hidden layers, ReLU, σ_b =
-    ``b_std``, ``parameterization``, PRNGKey(``seed``)) on n_train + n_test digits (train: the
-    first n_train). It takes ``steps`` full-batch steps of ``lr = edge_fraction * 2 /
-    lambda_max`` (lambda_max of its eNTK at initialisation on the training inputs).
-
-    Returns a dict with the setup (the arguments, ``lr``, ``lambda_max``), ``times`` (T,),
-    ``metrics`` {name: float} -- ``error_{train,test}_{predictor}`` (:func:`relative_error`
-    against the network), ``gap_{train,test}`` (pNTK's prediction against the eNTK's, same
-    formula), ``movement`` (||Θ_T − Θ_0||_F / ||Θ_0||_F at the last step, on the training
-    inputs, as ``training.kernel_movement``), ``lambda_ratio`` (lambda_max at the end / at the
-    start), ``loss_initial``, ``loss_final``, ``accuracy_test`` --, ``movement_curve`` {step: movement} at
-    ``movement_points`` steps, ``loss`` {"network" | predictor: (T,) training loss} and
-    ``traces`` {"train" | "test": {"network" | predictor: rows of (T,)}, "labels": ...}: two
-    logits (true class, next class) of the first ``trace_inputs`` inputs.
+    ``network`` is measured on its first n_train + n_test digits (train: the first n_train). It
+    takes ``steps`` full-batch steps of ``lr = edge_fraction * 2 / lambda_max`` (lambda_max of its
+    eNTK at initialisation on the training inputs); about ``time_points`` steps are recorded
+    (:func:`time_grid`), the kernel movement at ``movement_points`` steps, the traces of the first
+    ``trace_inputs`` inputs of each split. Returns a :class:`TrajectoryPoint`.
     Predictors: entk, pntk, and infinite in NTK parameterisation.
 
     Cost: ``steps`` training steps O(steps N P); the kernels of :func:`init_kernels`; two
     O((N O)^3) eigendecompositions; ``movement_points`` - 1 structured eNTKs on N inputs.
     """
-    _require_x64()
-    parameterization = checks.one_of(parameterization, "parameterization", ("ntk", "standard"))
+    checks.require_float64("trajectories.trajectory_point")
     edge_fraction = float(checks.nonnegative_float(edge_fraction, "edge_fraction"))
     if edge_fraction == 0:
         raise ValueError("edge_fraction must be > 0 (the step size as a fraction of 2 / lambda_max)")
     steps = checks.positive_int(steps, "steps")
-    apply_fn, params, x, y = _network(width, seed, parameterization, n_train + n_test, out_dim, depth, b_std, dtype)
+    apply_fn, params, x, y = network.build(n_train + n_test)
     x_train, y_train, x_test, y_test = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
-    predictors = PREDICTORS if parameterization == "ntk" else ("entk", "pntk")
+    predictors = PREDICTORS if network.parameterization == "ntk" else ("entk", "pntk")
     init = init_kernels(apply_fn, params, x_train, x_test, predictors)
     edge, lambda_max = largest_stable_lr(init["entk"].train)
     lr = edge_fraction * edge
@@ -217,34 +272,33 @@ def trajectory_point(
     checkpoints = sorted({0, steps, *np.round(np.linspace(0, steps, movement_points)).astype(int).tolist()})
     run = training.train(apply_fn, params, x_train, y_train, steps=steps, lr=lr, x_test=x_test, y_test=y_test,
                          output_steps=times.tolist(), checkpoint_steps=checkpoints, progress=progress)
-    network = {"train": np.stack([run.outputs[int(t)][0] for t in times]),
-               "test": np.stack([run.outputs[int(t)][1] for t in times])}
-    f0 = {split: network[split][0] for split in SPLITS}
+    net = {"train": np.stack([run.outputs[int(t)][0] for t in times]),
+           "test": np.stack([run.outputs[int(t)][1] for t in times])}
+    f0 = {split: net[split][0] for split in SPLITS}
     predicted = {name: predict(init[name], y_train, f0["train"], f0["test"], times, lr=lr) for name in predictors}
     metrics = {}
     for split in SPLITS:
         for name in predictors:
-            metrics[f"error_{split}_{name}"] = relative_error(network[split][1:], getattr(predicted[name], split)[1:],
-                                                              f0[split])
-        metrics[f"gap_{split}"] = relative_error(getattr(predicted["entk"], split)[1:],
-                                                 getattr(predicted["pntk"], split)[1:], f0[split])
+            metrics[f"error_{split}_{name}"] = trajectory_error(net[split][1:], getattr(predicted[name], split)[1:],
+                                                                f0[split])
+        metrics[f"gap_{split}"] = trajectory_error(getattr(predicted["entk"], split)[1:],
+                                                   getattr(predicted["pntk"], split)[1:], f0[split])
     movement, lambda_final = _movement(apply_fn, run.checkpoints, x_train, init["entk"].train)
     metrics.update(movement=movement[steps], lambda_ratio=lambda_final / lambda_max,
-                   loss_initial=float(squared_loss(f0["train"], y_train)),
-                   loss_final=float(squared_loss(network["train"][-1], y_train)),
+                   loss_initial=float(outputs_loss(f0["train"], y_train)),
+                   loss_final=float(outputs_loss(net["train"][-1], y_train)),
                    accuracy_test=float(run.test_accuracy[-1]))
     labels = {"train": np.argmax(np.asarray(y_train), 1), "test": np.argmax(np.asarray(y_test), 1)}
-    traces = {split: {"network": _traces(network[split], labels[split], trace_inputs),
-                      **{name: _traces(getattr(predicted[name], split), labels[split], trace_inputs)
-                         for name in predictors}} for split in SPLITS}
-    traces["labels"] = {split: labels[split][:trace_inputs].tolist() for split in SPLITS}
-    return dict(
-        width=width, seed=seed, parameterization=parameterization, edge_fraction=edge_fraction, steps=steps,
-        n_train=n_train, n_test=n_test, out_dim=out_dim, depth=depth, b_std=b_std, dtype=dtype,
+    traces = {split: Traces(labels=labels[split][:trace_inputs].tolist(), curves={
+        "network": _traces(net[split], labels[split], trace_inputs),
+        **{name: _traces(getattr(predicted[name], split), labels[split], trace_inputs) for name in predictors}})
+        for split in SPLITS}
+    return TrajectoryPoint(
+        network=network, edge_fraction=edge_fraction, steps=steps, n_train=n_train, n_test=n_test,
         lr=lr, lambda_max=lambda_max, lambda_max_final=lambda_final, times=times.tolist(), metrics=metrics,
         movement_curve={str(k): v for k, v in movement.items()},
-        loss={"network": squared_loss(network["train"], y_train).tolist(),
-              **{name: squared_loss(predicted[name].train, y_train).tolist() for name in predictors}},
+        loss={"network": outputs_loss(net["train"], y_train).tolist(),
+              **{name: outputs_loss(predicted[name].train, y_train).tolist() for name in predictors}},
         traces=traces,
     )
 
@@ -259,37 +313,43 @@ def _movement(apply_fn, checkpoints, x_train, theta_0):
     return movement, largest_stable_lr(theta)[1]
 
 
-def cached_point(*, cache: bool = True, **point) -> dict:
-    """:func:`trajectory_point` through the disk cache (``cache`` module), keyed by its arguments,
-    the x64 flag and the package version. ``cache=False`` recomputes."""
-    config = dict(point, kind="trajectory_point", x64=bool(jax.config.jax_enable_x64))
-    return cache_module.cached(config, lambda: trajectory_point(**point), cache=cache)
+def _point_as_json(network: DigitsNetwork, **options) -> dict:
+    return trajectory_point(network, **options).to_json()
 
 
-def trajectory_sweep(widths: Sequence[int], seeds: Sequence[int], *, cache: bool = True, progress: bool = True,
-                     **point) -> list[dict]:
-    """:func:`trajectory_point` for every width x seed (``point``: its other keyword arguments),
-    each point cached on disk separately, with a tqdm bar. Returns the point dicts, widths outer.
-    Cost: len(widths) x len(seeds) points."""
-    widths = [checks.positive_int(int(w), "widths[i]") for w in widths]
-    seeds = [int(s) for s in seeds]
-    if not widths or not seeds:
-        raise ValueError("widths and seeds must be non-empty")
+def _point_job(point: dict) -> tuple[dict, Callable[[], dict]]:
+    """(cache key, computation) of one :func:`trajectory_point`; ``point``: network fields and its options."""
+    return sweeps.network_point("trajectories.trajectory_point", _point_as_json, point)
+
+
+def cached_point(*, use_cache: bool = True, **point) -> TrajectoryPoint:
+    """:func:`trajectory_point` through the disk cache (``support.cache``), keyed by the network and the
+    options. ``point``: the fields of :class:`DigitsNetwork` (width and seed included) and the keyword
+    arguments of :func:`trajectory_point`. ``use_cache=False`` recomputes."""
+    key, compute = _point_job(point)
+    return TrajectoryPoint.from_json(cache.cached(key, compute, use_cache=use_cache))
+
+
+def trajectory_sweep(widths: Sequence[int], seeds: Sequence[int], *, use_cache: bool = True, progress: bool = True,
+                     **point) -> list[TrajectoryPoint]:
+    """:func:`trajectory_point` for every width x seed (``point``: the other fields of :class:`DigitsNetwork`
+    and the keyword arguments of :func:`trajectory_point`), each point cached on disk separately, with a
+    tqdm bar. Returns the points, widths outer. Cost: len(widths) x len(seeds) points."""
+    jobs = [_point_job(dict(point, width=w, seed=s)) for w, s in sweeps.grid(widths, seeds)]
     desc = f"{point.get('parameterization', 'ntk')} param., step {point.get('edge_fraction', 0.25):g} x edge"
-    return [cached_point(width=w, seed=s, cache=cache, **point)
-            for w, s in tqdm([(w, s) for w in widths for s in seeds], desc=desc, disable=not progress, leave=False)]
+    return [TrajectoryPoint.from_json(p) for p in sweeps.run(jobs, use_cache=use_cache, progress=progress, desc=desc)]
 
 
-def tidy(points: Sequence[dict]) -> list[dict]:
+def tidy(points: Sequence[TrajectoryPoint]) -> list[dict]:
     """One record per point and metric -- width, seed, parameterization, edge_fraction, metric,
-    value -- for ``convergence.values_by_seed(records, metric=...)``."""
-    keys = ("width", "seed", "parameterization", "edge_fraction")
-    return [dict({k: p[k] for k in keys}, metric=m, value=v) for p in points for m, v in p["metrics"].items()]
+    value -- for ``analysis.values_by_seed(records, metric=...)``."""
+    return [dict(width=p.width, seed=p.seed, parameterization=p.parameterization, edge_fraction=p.edge_fraction,
+                 metric=m, value=v) for p in points for m, v in p.metrics.items()]
 
 
-def metric_by_seed(points: Sequence[dict], metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(widths (W,), values (W, S))`` of one metric over a sweep's points (``convergence.values_by_seed``)."""
-    return convergence.values_by_seed(tidy(points), metric=metric)
+def metric_by_seed(points: Sequence[TrajectoryPoint], metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(widths (W,), values (W, S))`` of one metric over a sweep's points (``analysis.values_by_seed``)."""
+    return values_by_seed(tidy(points), metric=metric)
 
 
 # ---------------------------------------------------------------- look-ahead with the pNTK
@@ -365,7 +425,7 @@ def look_ahead(apply_fn: Callable, params: Any, x_train: Any, y_train: Any, x_te
         changes.append(with_c - without)
         seconds.append(time.perf_counter() - start)
     changes = np.stack(changes)
-    loss_changes = squared_loss(without[None] + changes, y_test) - squared_loss(without, y_test)
+    loss_changes = outputs_loss(without[None] + changes, y_test) - outputs_loss(without, y_test)
     return LookAhead(changes, loss_changes, kernel_seconds, float(np.median(seconds[1:] or seconds)))
 
 
@@ -391,7 +451,7 @@ def retrained_changes(apply_fn: Callable, params: Any, x_train: Any, y_train: An
         seconds.append(time.perf_counter() - start)
         changes.append(with_c - without)
     changes = np.stack(changes)
-    loss_changes = squared_loss(without[None] + changes, y_test) - squared_loss(without, y_test)
+    loss_changes = outputs_loss(without[None] + changes, y_test) - outputs_loss(without, y_test)
     return changes, loss_changes, float(np.median(seconds[1:] or seconds))
 
 
@@ -410,27 +470,69 @@ def rank_correlation(a: Any, b: Any) -> float:
     return float(ranks[0] @ ranks[1] / np.sqrt((ranks[0] @ ranks[0]) * (ranks[1] @ ranks[1])))
 
 
-def look_ahead_study(*, width: int, seed: int = 0, edge_fraction: float = 0.25, steps: int = 100,
-                     n_train: int = 64, n_test: int = 64, n_pool: int = 200, retrained: int = 4, out_dim: int = 10,
-                     depth: int = 2, b_std: float = 0.1, dtype: str = "float32", progress: bool = True) -> dict:
+@dataclasses.dataclass(frozen=True)
+class LookAheadStudy:
+    """Look-ahead on one network (:func:`look_ahead_study`): the pNTK's predictions against retraining.
+
+    Setup: ``network``, ``edge_fraction``, ``steps``, ``lr``, ``n_train``, ``n_test``, ``n_pool``.
+    ``candidates`` (R,): the pool indices retrained, spread over the predicted test-loss changes;
+    ``predicted_loss_change`` (n_pool,): the pNTK's predicted change of the test loss for every
+    candidate; for the R retrained ones ``actual_loss_change``, ``entk_loss_change`` (the eNTK's
+    prediction), and the relative errors of the predicted output changes ``pntk_change_error`` /
+    ``entk_change_error`` (||Δ_pred − Δ_net|| / ||Δ_net||); ``rank_correlation`` (Spearman) and
+    ``loss_change_correlation`` (Pearson) of the pNTK's predicted against the actual loss changes;
+    seconds (wall times when the study was computed): ``pntk_kernel_seconds``,
+    ``pntk_seconds_per_candidate``, ``entk_seconds_per_candidate``, ``retrain_seconds_per_candidate``.
+    """
+
+    network: DigitsNetwork
+    edge_fraction: float
+    steps: int
+    lr: float
+    n_train: int
+    n_test: int
+    n_pool: int
+    candidates: list[int]
+    predicted_loss_change: list[float]
+    actual_loss_change: list[float]
+    entk_loss_change: list[float]
+    pntk_change_error: list[float]
+    entk_change_error: list[float]
+    rank_correlation: float
+    loss_change_correlation: float
+    pntk_kernel_seconds: float
+    pntk_seconds_per_candidate: float
+    entk_seconds_per_candidate: float
+    retrain_seconds_per_candidate: float
+
+    @property
+    def width(self) -> int:
+        return self.network.width
+
+    def to_json(self) -> dict:
+        """The study as JSON-ready dicts (what the disk cache stores)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, study: dict) -> LookAheadStudy:
+        """The study :meth:`to_json` wrote."""
+        return cls(**dict(study, network=DigitsNetwork.from_key(study["network"])))
+
+
+def look_ahead_study(network: DigitsNetwork, *, edge_fraction: float = 0.25, steps: int = 100, n_train: int = 64,
+                     n_test: int = 64, n_pool: int = 200, retrained: int = 4,
+                     progress: bool = True) -> LookAheadStudy:
     """Look-ahead on one network (NTK parameterisation): pNTK predictions for the whole pool,
     retraining for ``retrained`` candidates spread over the predicted test-loss changes, and the
     eNTK's predictions for those same candidates.
 
     Digits: n_train training, n_test test, n_pool candidates (one draw, split in that order).
-    Step size as in :func:`trajectory_point`. Returns a dict (JSON): ``candidates`` (R,) pool
-    indices; ``predicted_loss_change`` (n_pool,) by the pNTK; for the R candidates
-    ``actual_loss_change``, ``entk_loss_change``, and the relative errors of the predicted
-    output changes ``pntk_change_error``/``entk_change_error`` (||Δ_pred − Δ_net|| / ||Δ_net||);
-    ``rank_correlation`` (Spearman) and ``loss_change_correlation`` (Pearson) of the pNTK's
-    predicted against the actual loss changes, over the R; seconds: ``pntk_kernel_seconds``,
-    ``pntk_seconds_per_candidate``, ``entk_seconds_per_candidate``, ``retrain_seconds_per_candidate``
-    (wall times measured when the study was computed).
+    Step size as in :func:`trajectory_point`. Returns a :class:`LookAheadStudy`.
     Cost: the pNTK on (n_pool + n_test) x n_train; n_pool O(N^3) solves; R O((N O)^3) solves;
     R + 2 training runs.
     """
-    _require_x64()
-    apply_fn, params, x, y = _network(width, seed, "ntk", n_train + n_test + n_pool, out_dim, depth, b_std, dtype)
+    checks.require_float64("trajectories.look_ahead_study")
+    apply_fn, params, x, y = network.build(n_train + n_test + n_pool)
     split = np.split(np.arange(len(x)), [n_train, n_train + n_test])
     (x_train, x_test, x_pool), (y_train, y_test, y_pool) = ([a[i] for i in split] for a in (x, y))
     lr = edge_fraction * largest_stable_lr(kernels.entk(apply_fn, params, x_train))[0]
@@ -444,8 +546,8 @@ def look_ahead_study(*, width: int, seed: int = 0, edge_fraction: float = 0.25, 
         return (np.linalg.norm((predicted - actual).reshape(len(chosen), -1), axis=1)
                 / np.linalg.norm(actual.reshape(len(chosen), -1), axis=1)).tolist()
 
-    return dict(
-        width=width, seed=seed, edge_fraction=edge_fraction, steps=steps, lr=lr, n_train=n_train, n_test=n_test,
+    return LookAheadStudy(
+        network=network, edge_fraction=edge_fraction, steps=steps, lr=lr, n_train=n_train, n_test=n_test,
         n_pool=n_pool, candidates=chosen.tolist(), predicted_loss_change=pool.loss_changes.tolist(),
         actual_loss_change=actual_loss.tolist(), entk_loss_change=entk.loss_changes.tolist(),
         pntk_change_error=change_errors(pool.changes[chosen]), entk_change_error=change_errors(entk.changes),
@@ -456,22 +558,28 @@ def look_ahead_study(*, width: int, seed: int = 0, edge_fraction: float = 0.25, 
     )
 
 
-def cached_look_ahead(*, cache: bool = True, **study) -> dict:
-    """:func:`look_ahead_study` through the disk cache (its timings are those of the first run)."""
-    config = {k: v for k, v in study.items() if k != "progress"}
-    config.update(kind="look_ahead_study", x64=bool(jax.config.jax_enable_x64))
-    return cache_module.cached(config, lambda: look_ahead_study(**study), cache=cache)
+def cached_look_ahead(*, use_cache: bool = True, **study) -> LookAheadStudy:
+    """:func:`look_ahead_study` through the disk cache (its timings are those of the first run).
+
+    ``study``: the fields of :class:`DigitsNetwork` (width; seed 0 unless given) and the keyword
+    arguments of :func:`look_ahead_study`."""
+    key, compute = sweeps.network_point("trajectories.look_ahead_study", _study_as_json, study, seed=0)
+    return LookAheadStudy.from_json(cache.cached(key, compute, use_cache=use_cache))
 
 
-def summary(settings: dict, study: dict | None = None) -> str:
+def _study_as_json(network: DigitsNetwork, **options) -> dict:
+    return look_ahead_study(network, **options).to_json()
+
+
+def summary(settings: dict[str, Sequence[TrajectoryPoint]], study: LookAheadStudy | None = None) -> str:
     """Lesson 06's numbers as text: for each setting ({label: sweep points}) the test trajectory
     errors of every predictor and the kernel movement against width (means over seeds, fitted
-    slopes), then the look-ahead's agreement and times (a :func:`look_ahead_study` dict)."""
+    slopes), then the look-ahead's agreement and times (a :class:`LookAheadStudy`)."""
     lines = []
     for label, points in settings.items():
         lines.append(f"{label}:")
         metrics = [m for m in ("error_test_entk", "error_test_pntk", "error_test_infinite", "gap_test", "movement")
-                   if m in points[0]["metrics"]]
+                   if m in points[0].metrics]
         diverged = not np.all(metric_by_seed(points, "error_test_entk")[1] < DIVERGED)
         if diverged:
             lines.append("  the kernels' predictions diverge (the linearised model's steps grow without bound)")
@@ -480,17 +588,17 @@ def summary(settings: dict, study: dict | None = None) -> str:
                 continue
             widths, values = metric_by_seed(points, metric)
             mean = values.mean(axis=1)
-            slope = convergence.loglog_slope(widths, mean) if len(mean) > 1 and np.all(mean > 0) else float("nan")
+            slope = loglog_slope(widths, mean) if len(mean) > 1 and np.all(mean > 0) else float("nan")
             cells = ", ".join(f"{w}: {v:.3g}" for w, v in zip(widths.tolist(), mean))
             lines.append(f"  {metric:20s} {cells}  (log-log slope {slope:.2f})")
     if study is not None:
-        speedup = study["retrain_seconds_per_candidate"] / study["pntk_seconds_per_candidate"]
+        speedup = study.retrain_seconds_per_candidate / study.pntk_seconds_per_candidate
         lines.append(
-            f"look-ahead (width {study['width']}, {study['n_pool']} candidates, {len(study['candidates'])} retrained): "
-            f"test-loss change correlation {study['loss_change_correlation']:.3f} (Spearman "
-            f"{study['rank_correlation']:.2f}); median relative error of the output changes: pNTK "
-            f"{np.median(study['pntk_change_error']):.2f}, eNTK {np.median(study['entk_change_error']):.2f}; "
-            f"seconds per candidate: pNTK {study['pntk_seconds_per_candidate']:.3g}, "
-            f"eNTK {study['entk_seconds_per_candidate']:.3g}, "
-            f"retraining {study['retrain_seconds_per_candidate']:.3g} (speed-up {speedup:.0f}x)")
+            f"look-ahead (width {study.width}, {study.n_pool} candidates, {len(study.candidates)} retrained): "
+            f"test-loss change correlation {study.loss_change_correlation:.3f} (Spearman "
+            f"{study.rank_correlation:.2f}); median relative error of the output changes: pNTK "
+            f"{np.median(study.pntk_change_error):.2f}, eNTK {np.median(study.entk_change_error):.2f}; "
+            f"seconds per candidate: pNTK {study.pntk_seconds_per_candidate:.3g}, "
+            f"eNTK {study.entk_seconds_per_candidate:.3g}, "
+            f"retraining {study.retrain_seconds_per_candidate:.3g} (speed-up {speedup:.0f}x)")
     return "\n".join(lines)

@@ -4,7 +4,7 @@ As every hidden width n of an NTK-parameterised network grows, its eNTK at initi
 Θ (N, N, O, O) tends to Θ_∞ ⊗ I_O (``infinite``; neural-tangents' ``kernel_fn`` for other
 architectures). This module measures how, for one network at a time, in tidy records like
 ``convergence.convergence_sweep``'s ({model, width, seed, metric, value}), each point cached
-on disk (``cache.cached``) so that an interrupted sweep resumes.
+on disk (``support.cache``) so that an interrupted sweep resumes.
 
 The metrics of :func:`limit_errors` (all relative Frobenius norms, with one fixed yardstick:
 ‖Θ_∞ ⊗ I_O‖_F = √O ‖Θ_∞‖_F, which depends on the inputs but not on the width or seed):
@@ -26,7 +26,7 @@ form k ⊗ I_O can represent; they differ only on the diagonal blocks.
 
 :func:`mlp_point` adds kernel regression on held-out digits with the three kernels
 (:func:`regression_metrics`). :func:`conv_point` does the same comparison for the digits
-conv net of ``nt_reference`` (neural-tangents is imported only when it is called).
+conv net of ``reference.conv_net`` (neural-tangents is imported only when it is called).
 """
 
 from __future__ import annotations
@@ -34,18 +34,17 @@ from __future__ import annotations
 import functools
 import math
 import types
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
-from ..core import checks, infinite, kernels, models, regression
-from ..reference import nt_reference
-from ..support import cache as cache_module
+from ..analysis import values_by_seed
+from ..core import approximations, checks, infinite, kernels, models, regression
 from ..support import data
-from . import convergence
+from . import sweeps
+from .networks import DigitsNetwork
 
 LIMIT_METRICS = ("entk_diagonal", "entk_offdiagonal", "entk_vs_limit", "pntk", "entk_diagonal_vs_pntk",
                  "entk_vs_pntk", "distance_ratio", "diagonal_distance_ratio")
@@ -60,31 +59,21 @@ def widest_float() -> np.dtype:
 
 # --------------------------------------------------------------------------- metrics
 
-def pntk_of(theta: Any) -> np.ndarray:
-    """The pNTK from a full eNTK: Σ_jk Θ_jk / O, (N1, N2) float64 from (N1, N2, O, O). Cost O(N1 N2 O²).
-
-    The same kernel as ``kernels.pntk`` (one backward pass of Σ_j f_j / √O per input; lesson 01
-    checks the identity), taken here from an eNTK that is computed anyway.
-    """
-    theta = checks.full_kernel(theta, "theta")
-    return theta.sum(axis=(2, 3)) / theta.shape[-1]
-
-
 def limit_errors(theta: Any, k_limit: Any, pntk: Any = None) -> dict[str, float]:
     """How far an eNTK and its pNTK are from Θ_∞ ⊗ I_O, and from each other (module docstring).
 
     Args:
       theta: eNTK (N1, N2, O, O) of one network at initialisation.
       k_limit: Θ_∞ (N1, N2) on the same inputs (not identically zero).
-      pntk: (N1, N2), default :func:`pntk_of` (theta).
+      pntk: (N1, N2), default ``approximations.from_entk(theta, "pntk")``.
     Returns:
       {metric: float} for every name in :data:`LIMIT_METRICS`, computed in float64.
     Cost O(N1 N2 O²).
     """
-    theta = checks.full_kernel(theta, "theta")
+    theta = checks.full_kernel(theta, "theta", float64=True)
     n1, n2, o, _ = theta.shape
     k_limit = checks.matching_kernel(k_limit, (n1, n2), "k_limit")
-    pntk = pntk_of(theta) if pntk is None else checks.matching_kernel(pntk, (n1, n2), "pntk")
+    pntk = approximations.from_entk(theta, "pntk") if pntk is None else checks.matching_kernel(pntk, (n1, n2), "pntk")
     limit_norm = np.linalg.norm(k_limit)
     if not limit_norm > 0:
         raise ValueError("k_limit is identically zero, so errors relative to it are undefined")
@@ -119,7 +108,7 @@ def regression_metrics(theta: Any, k_limit: Any, y: Any, n_train: int, *, ridge:
       Θ_∞, "prediction_pntk_vs_limit": ‖F_pNTK − F_∞‖/‖F_∞‖} (F: (N − n_train, O) test predictions).
     Cost: one (n_train O)³ solve (the eNTK couples the outputs) and two n_train³ solves.
     """
-    theta = checks.full_kernel(theta, "theta")
+    theta = checks.full_kernel(theta, "theta", float64=True)
     n = theta.shape[0]
     k_limit = checks.matching_kernel(k_limit, (n, n), "k_limit")
     n_train = checks.positive_int(n_train, "n_train")
@@ -129,7 +118,7 @@ def regression_metrics(theta: Any, k_limit: Any, y: Any, n_train: int, *, ridge:
     if y.shape != (n, theta.shape[-1]):
         raise ValueError(f"y must have shape {(n, theta.shape[-1])} (one-hot targets of the N inputs), got {y.shape}")
     train, test = slice(0, n_train), slice(n_train, n)
-    p = pntk_of(theta)
+    p = approximations.from_entk(theta, "pntk")
     predictions = {name: np.asarray(regression.fit_predict(k[train, train], y[train], k[test, train], ridge=ridge),
                                     np.float64)
                    for name, k in (("entk", theta), ("pntk", p), ("limit", k_limit))}
@@ -145,28 +134,24 @@ def regression_metrics(theta: Any, k_limit: Any, y: Any, n_train: int, *, ridge:
 
 # --------------------------------------------------------------------------- one network
 
-def mlp_point(*, width: int, seed: int, n_train: int = 100, n_test: int = 100, ridge: float = 1e-3,
-              **network) -> list[dict]:
-    """One mlp (every hidden layer of ``width``, NTK parameterisation, PRNGKey(seed)) against Θ_∞.
+def mlp_point(network: DigitsNetwork, *, n_train: int = 100, n_test: int = 100, ridge: float = 1e-3) -> list[dict]:
+    """One mlp against Θ_∞: ``network`` (NTK parameterisation) on its first n_train + n_test digits.
 
-    ``network``: the other keyword arguments of ``convergence.network_on_digits`` (depth,
-    out_dim, activation, W_std, b_std, data_seed, dtype; its defaults: 2 hidden layers, O = 10,
-    ReLU, σw = 1, σb = 0.1, float32), which draws the network and its n_train + n_test digits.
     The eNTK is computed once (``kernels.entk``, structured) on all inputs; Θ_∞
-    (``infinite.of``) in float64 when jax's 64-bit mode is on. Kernel metrics
+    (``infinite.limit_kernels``) in float64 when jax's 64-bit mode is on. Kernel metrics
     (:func:`limit_errors`) on the n_train x n_train block; regression
     (:func:`regression_metrics`, relative ``ridge``) trains on those and tests on the rest.
     Returns tidy records {model: "mlp", width, seed, metric, value}.
     Cost: O(N² O² depth n + N O depth n²) for the eNTK (N = n_train + n_test), O((n_train O)³) regression.
     """
     n_train, n_test = checks.positive_int(n_train, "n_train"), checks.positive_int(n_test, "n_test")
-    apply_fn, params, x, y = convergence.network_on_digits(width=width, seed=seed, n=n_train + n_test, **network)
+    apply_fn, params, x, y = network.build(n_train + n_test)
     theta = np.asarray(kernels.entk(apply_fn, params, x), np.float64)
-    k_limit = np.asarray(infinite.of(apply_fn, jnp.asarray(x, widest_float())).ntk, np.float64)
+    k_limit = np.asarray(infinite.limit_kernels(apply_fn, jnp.asarray(x, widest_float())).ntk, np.float64)
     train = slice(0, n_train)
     values = limit_errors(theta[train, train], k_limit[train, train])
     values.update(regression_metrics(theta, k_limit, y, n_train, ridge=ridge))
-    return _records("mlp", width, seed, values)
+    return _records("mlp", network.width, network.seed, values)
 
 
 def conv_point(
@@ -182,22 +167,24 @@ def conv_point(
     data_seed: int = 0,
     method: str = "ntk_vp",
 ) -> list[dict]:
-    """The digits conv net (``nt_reference.digits_conv_net``, ``depth`` conv layers of ``width`` channels)
+    """The digits conv net (``reference.conv_net.digits_conv_net``, ``depth`` conv layers of ``width`` channels)
     against neural-tangents' infinite-width kernel of the same architecture (``kernel_fn(x, None, "ntk")``).
 
     Inputs: n digits (classes < out_dim) as 8 x 8 images; parameters from PRNGKey(seed).
     The eNTK goes through the generic ``kernels.entk(method=method)`` ("ntk_vp" or
-    "jacobian"), the pNTK is :func:`pntk_of` it. Everything is in :func:`widest_float`
+    "jacobian"), the pNTK is ``approximations.from_entk`` of it. Everything is in :func:`widest_float`
     (neural-tangents' Conv fails on float32 when 64-bit mode is on). Needs neural-tangents.
     Returns tidy records {model: "conv", width (channels), seed, metric, value} of :func:`limit_errors`.
     Cost: ``kernels.entk`` on n inputs, O(n² O P) with P ≈ 9 (depth − 1) c² + (10 + O) c parameters
     for global-average pooling; Θ_∞ is computed once per architecture (cached in memory).
     """
+    from ..reference import conv_net  # neural-tangents: imported only here, where it is needed
+
     method = checks.one_of(method, "method", ("ntk_vp", "jacobian"))
     channels = (checks.positive_int(width, "width"),) * checks.positive_int(depth, "depth")
     architecture = (checks.positive_int(out_dim, "out_dim"), checks.nonnegative_float(W_std, "W_std"),
                     checks.nonnegative_float(b_std, "b_std", allow_none=True),
-                    checks.one_of(pooling, "pooling", nt_reference.CONV_POOLINGS))
+                    checks.one_of(pooling, "pooling", conv_net.CONV_POOLINGS))
     n, data_seed = checks.positive_int(n, "n"), int(data_seed)
     init_fn, apply_fn, _ = _conv_net(channels, *architecture)
     images = _digit_images(n, data_seed, out_dim)
@@ -210,39 +197,29 @@ def conv_point(
 
 # --------------------------------------------------------------------------- sweeps
 
-def mlp_sweep(widths: Sequence[int], seeds: Sequence[int], *, cache: bool = True, progress: bool = True,
+def mlp_sweep(widths: Sequence[int], seeds: Sequence[int], *, use_cache: bool = True, progress: bool = True,
               **point) -> list[dict]:
     """:func:`mlp_point` for every width x seed; tidy records, each point cached on disk.
 
-    ``point``: keyword arguments of :func:`mlp_point`. A tqdm bar shows progress; ``cache=False``
-    recomputes. Cost: len(widths) x len(seeds) points.
+    ``point``: fields of :class:`DigitsNetwork` (depth, out_dim, W_std, b_std, dtype, ...; its
+    defaults: 2 hidden layers, O = 10, ReLU, σw = 1, σb = 0.1, float32) and keyword arguments of
+    :func:`mlp_point`. A tqdm bar shows progress; ``use_cache=False`` recomputes.
+    Cost: len(widths) x len(seeds) points.
     """
-    return _sweep("width_limits.mlp_point", mlp_point, widths, seeds, cache=cache, progress=progress,
-                  desc="mlp: widths x seeds", **point)
+    points = sweeps.network_points("width_limits.mlp_point", mlp_point, widths, seeds, point)
+    return sweeps.records(points, use_cache=use_cache, progress=progress, desc="mlp: widths x seeds")
 
 
-def conv_sweep(channels: Sequence[int], seeds: Sequence[int], *, cache: bool = True, progress: bool = True,
+def conv_sweep(channels: Sequence[int], seeds: Sequence[int], *, use_cache: bool = True, progress: bool = True,
                **point) -> list[dict]:
     """:func:`conv_point` for every channel count x seed; tidy records (``width`` = channels), cached per point.
 
     ``point``: keyword arguments of :func:`conv_point`. Needs neural-tangents. Cost: len(channels) x len(seeds) points.
     """
-    return _sweep("width_limits.conv_point", conv_point, channels, seeds, cache=cache, progress=progress,
-                  desc="conv net: channels x seeds", **point)
-
-
-def _sweep(kind: str, compute: Callable[..., list[dict]], widths: Sequence[int], seeds: Sequence[int], *,
-           cache: bool, progress: bool, desc: str, **point) -> list[dict]:
-    widths = [checks.positive_int(int(w) if isinstance(w, np.integer) else w, "widths[i]") for w in widths]
-    seeds = [int(s) for s in seeds]
-    if not widths or not seeds:
-        raise ValueError("widths and seeds must be non-empty")
-    records: list[dict] = []
-    for width, seed in tqdm([(w, s) for w in widths for s in seeds], desc=desc, disable=not progress, leave=False):
-        # 64-bit mode changes the draws (and the conv net's dtype): part of the key
-        config = dict(point, width=width, seed=seed, kind=kind, x64=bool(jax.config.jax_enable_x64))
-        records += cache_module.cached(config, lambda w=width, s=seed: compute(width=w, seed=s, **point), cache=cache)
-    return records
+    points = [(dict(kind="width_limits.conv_point", width=width, seed=seed, **sweeps.as_json(point)),
+               functools.partial(conv_point, width=width, seed=seed, **point))
+              for width, seed in sweeps.grid(channels, seeds)]
+    return sweeps.records(points, use_cache=use_cache, progress=progress, desc="conv net: channels x seeds")
 
 
 class DistanceComparison(NamedTuple):
@@ -272,7 +249,7 @@ class DistanceComparison(NamedTuple):
 def distance_comparison(records: Sequence[dict], **where) -> DistanceComparison:
     """Collect section 4's distances from sweep records (``where`` filters them, e.g. model="mlp")."""
     def grid(metric):
-        return convergence.values_by_seed(records, metric=metric, **where)
+        return values_by_seed(records, metric=metric, **where)
 
     widths, vs_pntk = grid("entk_vs_pntk")
     return DistanceComparison(widths, vs_pntk, grid("entk_vs_limit")[1], grid("distance_ratio")[1],
@@ -297,32 +274,30 @@ class Entries(NamedTuple):
     errors: Any
 
 
-def entries_at(width: int, seed: int, *, n: int = 20, data_seed: int = 0, dtype: str = "float32",
-               **model) -> Entries:
-    """eNTK, pNTK and Θ_∞ entries of one mlp on the first ``n`` digits of ``convergence.network_on_digits``.
+def entries_at(width: int, seed: int, *, n: int = 20, **network) -> Entries:
+    """eNTK, pNTK and Θ_∞ entries of one mlp (a :class:`DigitsNetwork`) on its first ``n`` digits.
 
-    ``model``: depth, out_dim, activation, W_std, b_std (of ``convergence.network_on_digits``, with
-    its defaults). Remembered in memory (the last 32 settings), so that a figure and a widget
-    showing the same network compute it once; the arrays are read-only.
+    ``network``: the other fields of :class:`DigitsNetwork` (depth, out_dim, activation, W_std,
+    b_std, data_seed, dtype, with its defaults). Remembered in memory (the last 32 settings), so
+    that a figure and a widget showing the same network compute it once; the arrays are read-only.
     Cost: one structured eNTK on n inputs (O(n² O² depth width + n O depth width²)).
     """
-    return _entries(int(width), int(seed), n, data_seed, dtype, str(widest_float()), tuple(sorted(model.items())))
+    return _entries(DigitsNetwork(width=int(width), seed=int(seed), **network), n, str(widest_float()))
 
 
 @functools.lru_cache(maxsize=32)
-def _entries(width: int, seed: int, n: int, data_seed: int, dtype: str, limit_dtype: str, model: tuple) -> Entries:
-    apply_fn, params, x, _ = convergence.network_on_digits(width=width, seed=seed, n=n, data_seed=data_seed,
-                                                           dtype=dtype, **dict(model))
+def _entries(network: DigitsNetwork, n: int, limit_dtype: str) -> Entries:
+    apply_fn, params, x, _ = network.build(n)
     theta = np.asarray(kernels.entk(apply_fn, params, x), np.float64)
-    k_limit = np.asarray(infinite.of(apply_fn, jnp.asarray(x, limit_dtype)).ntk, np.float64)
+    k_limit = np.asarray(infinite.limit_kernels(apply_fn, jnp.asarray(x, limit_dtype)).ntk, np.float64)
     o = theta.shape[-1]
     rows, cols = np.triu_indices(n)
     pairs = theta[rows, cols]  # (M, O, O)
     arrays = (k_limit[rows, cols], np.diagonal(pairs, axis1=1, axis2=2).copy(), pairs[:, ~np.eye(o, dtype=bool)],
-              pntk_of(theta)[rows, cols])
+              approximations.from_entk(theta, "pntk")[rows, cols])
     for a in arrays:
         a.setflags(write=False)
-    return Entries(width, seed, *arrays, types.MappingProxyType(limit_errors(theta, k_limit)))
+    return Entries(network.width, network.seed, *arrays, types.MappingProxyType(limit_errors(theta, k_limit)))
 
 
 # --------------------------------------------------------------------------- section 2: vs neural-tangents
@@ -337,6 +312,8 @@ def closed_form_vs_neural_tangents(
     Returns records {depth, activation, kernel: "nngp"/"ntk", max_rel_error: max|ours − nt| / max|nt|}.
     Needs neural-tangents. Cost: 2 x O(N1 N2 (d + depth)) per architecture.
     """
+    from ..reference import nt_reference  # neural-tangents: imported only here, where it is needed
+
     records = []
     for activation in activations:
         for depth in depths:
@@ -360,12 +337,14 @@ def _records(model: str, width: int, seed: int, values: dict[str, float]) -> lis
 @functools.lru_cache(maxsize=32)
 def _conv_net(channels: tuple[int, ...], out_dim: int, W_std: float, b_std: float | None, pooling: str):
     """One stax conv net per architecture, so that jax's compiled kernels are reused across seeds."""
-    return nt_reference.digits_conv_net(channels, out_dim=out_dim, W_std=W_std, b_std=b_std, pooling=pooling)
+    from ..reference import conv_net  # neural-tangents: imported only here, where it is needed
+
+    return conv_net.digits_conv_net(channels, out_dim=out_dim, W_std=W_std, b_std=b_std, pooling=pooling)
 
 
 def _digit_images(n: int, data_seed: int, out_dim: int) -> jax.Array:
     x, _ = data.digits_inputs(n, seed=data_seed, out_dim=out_dim, dtype=str(widest_float()))
-    return nt_reference.digits_as_images(x)
+    return data.digits_as_images(x)
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,8 +1,8 @@
 """Benchmark: our eNTK methods and pNTK against neural-tangents, in one run, on the same inputs.
 
-    python -m ntk_lessons.benchmark                  # default case: 2 hidden layers of 1024, d=64, N=100, O=10, float32
-    python -m ntk_lessons.benchmark --sweep          # also: how the ratio moves with width and with O
-    python -m ntk_lessons.benchmark --help
+    python -m ntk_lessons.reference.benchmark          # default: 2 hidden layers of 1024, d=64, N=100, O=10, float32
+    python -m ntk_lessons.reference.benchmark --sweep  # also: how the ratio moves with width and with O
+    python -m ntk_lessons.reference.benchmark --help
 
 For every computation it prints the median wall time over ``--repeats`` runs (after one
 compiling warm-up run), the speed-up over neural-tangents' fastest working

@@ -1,18 +1,27 @@
-"""A small on-disk cache for sweep results: one JSON file per computed point.
+"""A small on-disk cache for sweep results: one JSON file per computed point, never stale.
 
-Each entry is keyed by a SHA-256 hash of the point's full configuration (every argument
-that changes the result, as JSON) and the package version, and written atomically
-(a temporary file in the same folder, then ``os.replace``), so an interrupted sweep
-loses only the point it was computing and a re-run resumes from the rest. On reading, an
-entry whose file is corrupt (not JSON, truncated) or stale (another package version or
-configuration) is never used: it is recomputed and overwritten.
+Each entry is keyed by a SHA-256 hash of three things, all added here and only here:
+
+* the point's configuration (every argument that changes the result, as JSON);
+* a fingerprint of the code that computes it (:func:`code_fingerprint`: a hash of the
+  source of every ``.py`` file of the package, computed once per process), so editing a
+  driver, or pulling a fix, recomputes the points instead of showing old numbers;
+* jax's 64-bit flag, because jax draws initial weights in float64 when it is on: another
+  network, even for float32 inputs.
+
+Entries are written atomically (a temporary file in the same folder, then ``os.replace``),
+so an interrupted sweep loses only the point it was computing and a re-run resumes from the
+rest. On reading, an entry whose file is corrupt (not JSON, truncated) or whose stored key
+does not match is never used: it is recomputed and overwritten.
 
 Folder: ``$NTK_LESSONS_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/ntk-lessons`` or
-``~/.cache/ntk-lessons`` -- never inside the repository's tracked files.
+``~/.cache/ntk-lessons`` -- never inside the repository's tracked files. Old entries are
+not deleted (delete the folder to reclaim the space).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -20,9 +29,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import __version__
+from .config import float64_enabled
 
 CACHE_ENV_VAR = "NTK_LESSONS_CACHE_DIR"
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the ntk_lessons folder
 
 
 def cache_dir() -> Path:
@@ -34,13 +44,32 @@ def cache_dir() -> Path:
     return Path(base) / "ntk-lessons"
 
 
-def key_of(config: dict) -> str:
-    """SHA-256 (hex) of ``config`` (JSON-serialisable, keys sorted) and the package version."""
+@functools.cache
+def code_fingerprint() -> str:
+    """SHA-256 (hex) of the package's code: every ``.py`` file below ``ntk_lessons/``, by relative path.
+
+    Computed once per process (a running kernel keeps the code it imported; restart it after
+    editing the package). Cost: reads the package's source once, about 0.4 MB.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_ROOT.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE_ROOT).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def full_key(config: dict) -> dict:
+    """What an entry is keyed by: ``config`` (as it reads back from JSON), the code fingerprint and the x64 flag."""
     try:
-        blob = json.dumps({"config": config, "version": __version__}, sort_keys=True)
+        roundtrip = json.loads(json.dumps(config, sort_keys=True))
     except TypeError as err:
         raise TypeError(f"config must be JSON-serialisable (numbers, strings, lists, dicts): {err}") from None
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return {"config": roundtrip, "code": code_fingerprint(), "x64": float64_enabled()}
+
+
+def key_of(config: dict) -> str:
+    """SHA-256 (hex) of :func:`full_key` of ``config``."""
+    return hashlib.sha256(json.dumps(full_key(config), sort_keys=True).encode()).hexdigest()
 
 
 def path_of(config: dict) -> Path:
@@ -55,7 +84,7 @@ def load(config: dict) -> Any | None:
         entry = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(entry, dict) or entry.get("version") != __version__ or entry.get("config") != _roundtrip(config):
+    if not isinstance(entry, dict) or entry.get("key") != full_key(config):
         return None
     return entry.get("value")
 
@@ -64,7 +93,7 @@ def store(config: dict, value: Any) -> Path:
     """Write ``value`` (JSON-serialisable) for ``config`` atomically; returns the file's path."""
     path = path_of(config)
     path.parent.mkdir(parents=True, exist_ok=True)
-    blob = json.dumps({"version": __version__, "config": config, "value": value}, sort_keys=True)
+    blob = json.dumps({"key": full_key(config), "value": value}, sort_keys=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
     try:
         with os.fdopen(fd, "w") as f:
@@ -76,20 +105,19 @@ def store(config: dict, value: Any) -> Path:
     return path
 
 
-def cached(config: dict, compute: Callable[[], Any], *, cache: bool = True) -> Any:
-    """``compute()``, or the value cached for ``config``; stores a fresh result. ``cache=False`` bypasses."""
-    if not isinstance(cache, bool):
-        raise TypeError(f"cache must be True or False, got {cache!r}")
-    if cache:
+def cached(config: dict, compute: Callable[[], Any], *, use_cache: bool = True) -> Any:
+    """``compute()``, or the value cached for ``config``; stores a fresh result. ``use_cache=False`` bypasses.
+
+    A fresh result is returned as it reads back from JSON (tuples as lists), so a point looks
+    the same whether it was computed now or read from the cache.
+    """
+    if not isinstance(use_cache, bool):
+        raise TypeError(f"use_cache must be True or False, got {use_cache!r}")
+    if use_cache:
         hit = load(config)
         if hit is not None:
             return hit
-    value = compute()
-    if cache:
+    value = json.loads(json.dumps(compute()))
+    if use_cache:
         store(config, value)
     return value
-
-
-def _roundtrip(config: dict) -> Any:
-    """``config`` as it reads back from JSON (tuples become lists)."""
-    return json.loads(json.dumps(config, sort_keys=True))

@@ -18,9 +18,13 @@ from typing import TypeVar
 
 import jax
 
+from ..core.checks import float64_enabled, require_float64  # re-exported: the one place that reads the flag
+
 QUICK_ENV_VAR = "NTK_LESSONS_QUICK"
 
 T = TypeVar("T")
+
+__all__ = ["QUICK_ENV_VAR", "enable_float64", "float64_enabled", "pick", "quick_mode", "require_float64"]
 
 
 def quick_mode() -> bool:
@@ -36,13 +40,11 @@ def pick(full: T, quick: T) -> T:
 def enable_float64() -> None:
     """Switch jax to 64-bit mode (``jax.config.update("jax_enable_x64", True)``) for this process.
 
-    Needed for float64 arrays anywhere in jax. Call it before creating arrays: arrays made
-    before keep their dtype. Idempotent; there is no matching "disable" on purpose (mixing
+    Needed for float64 arrays anywhere in jax (:func:`float64_enabled` says whether it is on;
+    :func:`require_float64` is the check of computations that need it). Call it before creating
+    arrays: arrays made before keep their dtype. Idempotent; there is no matching "disable" on purpose (mixing
     modes inside one session is a source of silent float32 results).
     """
     jax.config.update("jax_enable_x64", True)
 
 
-def float64_enabled() -> bool:
-    """True when jax is in 64-bit mode (see :func:`enable_float64`)."""
-    return bool(jax.config.jax_enable_x64)

@@ -1,4 +1,4 @@
-"""The bundled UCI handwritten digits: package data ``ntk_lessons/datasets/digits.npz``.
+"""The bundled UCI handwritten digits: package data ``ntk_lessons/datasets/digits.npz``, as inputs and images.
 
 Provenance, licence and checksum in the repository's ``data/README.md``. Nothing is
 downloaded: the file ships inside the package (so ``pip install`` works outside a
@@ -13,7 +13,9 @@ import io
 import os
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any
 
+import jax
 import numpy as np
 
 from ..core import checks
@@ -74,3 +76,18 @@ def digits_inputs(
     x = x / np.linalg.norm(x, axis=1, keepdims=True) * np.sqrt(x.shape[1])
     y = np.eye(out_dim)[labels[idx]]
     return x.astype(dtype), y.astype(dtype)
+
+
+DIGITS_IMAGE_SHAPE = (8, 8, 1)  # the bundled UCI digits as NHWC images
+
+
+def digits_as_images(x: Any) -> jax.Array:
+    """Digits inputs (N, 64), e.g. from :func:`digits_inputs`, as NHWC images (N, 8, 8, 1) for a conv net.
+
+    A reshaped copy in the same dtype (the caller's array is untouched); row-major, as the
+    images were flattened. Cost O(N).
+    """
+    x = checks.batch(x, "x")
+    if x.shape[1:] != (64,):
+        raise ValueError(f"x must have shape (N, 64) (flattened 8 x 8 digits), got {tuple(x.shape)}")
+    return x.reshape(x.shape[0], *DIGITS_IMAGE_SHAPE)

@@ -50,9 +50,7 @@ def cholesky_flop_rate(size: int = 1024, *, dtype: str = "float32", repeats: int
     """
     if checks.positive_int(size, "size") < 2:
         raise ValueError(f"size must be an integer >= 2, got {size!r}")
-    checks.one_of(dtype, "dtype", ("float32", "float64"))
-    if jnp.dtype(jax.dtypes.canonicalize_dtype(dtype)) != jnp.dtype(dtype):
-        raise ValueError(f"dtype={dtype!r} needs jax.config.update('jax_enable_x64', True); or pass dtype='float32'")
+    checks.float_dtype(checks.one_of(dtype, "dtype", ("float32", "float64")), "dtype")  # float64 needs 64-bit mode
     g = jax.random.normal(jax.random.PRNGKey(0), (size, size), dtype=dtype)
     spd = g @ g.T / size + jnp.eye(size, dtype=dtype)
     factorise = jax.jit(jnp.linalg.cholesky)

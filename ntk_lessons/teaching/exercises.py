@@ -48,9 +48,9 @@ keeps the answer inside the span of the right terms, a wrong structure leaves it
 Reference solutions (for teachers)
 ----------------------------------
 Reference solutions are not in the student notebooks. Each exercise is registered, with
-its reference solution, its independent check and its hints, in ``ntk_lessons/solutions.py``
-(lessons 01-02) or ``ntk_lessons/solutions_LL.py`` (lesson LL), imported on first use. A teacher can print one with
-``exercises.print_solution("02.readout_scalar")`` or compute it with
+its reference solution, its independent check and its hints, in
+``ntk_lessons/teaching/solutions/lesson_LL.py`` (one file per lesson), imported on first use.
+A teacher can print one with ``exercises.print_solution("02.readout_scalar")`` or compute it with
 ``exercises.reference_answer("02.readout_scalar", **context)``; ``exercises.registered()``
 lists the ids. To add an exercise, register an :class:`Exercise` there (see CONTRIBUTING.md).
 

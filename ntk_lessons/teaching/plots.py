@@ -1,4 +1,10 @@
-"""Figures for the lessons. Each function draws on a given (or new) matplotlib Axes/Figure and returns it."""
+"""Figures for the lessons. Each function draws on a given (or new) matplotlib Axes/Figure and returns it.
+
+Figures of a lesson's results read the dataclasses the lesson's driver returns (their documented
+fields; e.g. ``lessons.trajectories.TrajectoryPoint``) without importing the driver. Shared pieces:
+:func:`readable_log_axes` (ticks), :func:`mean_with_range` (a mean over seeds with a min-max bar) and
+:func:`block_grid` (the lines and ticks that name the blocks of a heat map).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import ticker
 
+from ..analysis import fit_power_law, power_law_line
 from ..core import blocks
-from ..lessons import convergence
 
 
 def step_prediction(actual, predicted, ax=None, *, title: str | None = None):
@@ -44,6 +50,47 @@ def readable_log_axes(ax, xticks: Sequence[float] | None = None):
         ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(plain)
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    return ax
+
+
+def mean_with_range(ax, x, values, *, fmt: str, label: str | None = None, **style):
+    """Draw the mean over seeds of ``values`` (W, S) at ``x`` (W,), with a bar from the minimum to the maximum.
+
+    ``fmt``: the marker and line (e.g. "o-"); ``style``: more keywords of ``ax.errorbar``. Returns its container.
+    """
+    values = np.asarray(values, float)
+    mean = values.mean(axis=1)
+    return ax.errorbar(x, mean, yerr=np.stack([mean - values.min(axis=1), values.max(axis=1) - mean]), fmt=fmt,
+                       ms=5, capsize=3, lw=1, label=label, **style)
+
+
+def block_grid(ax, row_starts: Sequence[int], n_rows: int, row_names: Sequence[str], *,
+               col_starts: Sequence[int] | None = None, n_cols: int | None = None,
+               col_names: Sequence[str] | None = None, color: str = "0.6", lw: float = 0.4, fontsize: float = 8,
+               tick_length: float | None = 0):
+    """Mark the blocks of a heat map: a thin line between neighbouring blocks and a tick at each block's centre
+    naming it.
+
+    ``row_starts``: the first row of each block (0 first); ``n_rows``: the matrix's rows; ``row_names``: one name
+    per block. The columns likewise (default: the rows'). ``tick_length``: 0 hides the tick marks (None keeps
+    matplotlib's). Returns the Axes. Cost O(number of blocks).
+    """
+    col_starts = row_starts if col_starts is None else col_starts
+    n_cols = n_rows if n_cols is None else n_cols
+    col_names = row_names if col_names is None else col_names
+    for r in list(row_starts)[1:]:
+        ax.axhline(r - 0.5, color=color, lw=lw)
+    for c in list(col_starts)[1:]:
+        ax.axvline(c - 0.5, color=color, lw=lw)
+
+    def centres(starts, size):
+        ends = list(starts)[1:] + [size]
+        return [(a + b - 1) / 2 for a, b in zip(starts, ends)]
+
+    ax.set_yticks(centres(row_starts, n_rows), list(row_names), fontsize=fontsize)
+    ax.set_xticks(centres(col_starts, n_cols), list(col_names), fontsize=fontsize)
+    if tick_length is not None:
+        ax.tick_params(length=tick_length)
     return ax
 
 
@@ -89,7 +136,7 @@ def loglog_fit(x, y, slope: float, *, xlabel: str, ylabel: str, label: str | Non
     ax = ax or plt.subplots(figsize=(5, 3.8))[1]
     x, y = np.asarray(x, float), np.asarray(y, float)
     line = ax.loglog(x, y, "o", label=label)[0]
-    ax.loglog(x, convergence.power_law_line(x, y, slope, x), "--", color=line.get_color(), lw=1,
+    ax.loglog(x, power_law_line(x, y, slope, x), "--", color=line.get_color(), lw=1,
               label=f"fit: slope {slope:.2f}")
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.legend(frameon=False, fontsize=9)
@@ -137,13 +184,8 @@ def kernel_heatmaps(kernels: dict, *, order: str = "sample", fig=None, cmap: str
     for i, (ax, (name, m)) in enumerate(zip(axes, mats.items())):
         top = np.abs(m).max() if per_panel else shared_vmax
         im = ax.imshow(m, cmap=cmap, vmin=-top, vmax=top, interpolation="nearest")
-        for r in range(step[0], m.shape[0], step[0]):
-            ax.axhline(r - 0.5, color="0.6", lw=0.4)
-        for c in range(step[1], m.shape[1], step[1]):
-            ax.axvline(c - 0.5, color="0.6", lw=0.4)
-        ax.set_yticks(step[0] * np.arange(len(row_names)) + (step[0] - 1) / 2, row_names, fontsize=8)
-        ax.set_xticks(step[1] * np.arange(len(col_names)) + (step[1] - 1) / 2, col_names, fontsize=8)
-        ax.tick_params(length=0)
+        block_grid(ax, range(0, m.shape[0], step[0]), m.shape[0], row_names,
+                   col_starts=range(0, m.shape[1], step[1]), n_cols=m.shape[1], col_names=col_names)
         ax.set_title(name, fontsize=10)
         ax.set_xlabel(axis_label, fontsize=9)
         if i == 0:
@@ -183,20 +225,20 @@ def error_vs_width(series: dict, *, ylabel: str, title: str, floors: dict | None
     """Log-log error against width for several sweeps, each with its fitted power law and interval.
 
     ``series``: {label: (widths (W,), values (W, S))} -- every seed a faint dot, the mean over
-    seeds a marker, and the fitted line (``convergence.fit_power_law``) with its slope and 95%
+    seeds a marker, and the fitted line (``analysis.fit_power_law``) with its slope and 95%
     bootstrap interval in the legend. ``floors``: {label: floor} drawn as dotted horizontal
-    lines in the series' colour (``convergence.fit_floor``). Returns the Axes.
+    lines in the series' colour (``analysis.fit_floor``). Returns the Axes.
     """
     ax = ax or plt.subplots(figsize=(6.4, 4.4), layout="constrained")[1]
     all_widths = sorted({float(w) for widths, _ in series.values() for w in widths})
     for label, (widths, values) in series.items():
         widths, values = np.asarray(widths, float), np.asarray(values, float)
-        fit = convergence.fit_power_law(widths, values)
+        fit = fit_power_law(widths, values)
         mean = values.mean(axis=1)
         line = ax.loglog(widths, mean, "o-", lw=1, ms=5, label=f"{label}: {_fit_label(fit)}")[0]
         for s in range(values.shape[1]):
             ax.loglog(widths, values[:, s], ".", color=line.get_color(), alpha=0.35, ms=4)
-        ax.loglog(widths, convergence.power_law_line(widths, mean, fit.slope, widths), "--", lw=0.8,
+        ax.loglog(widths, power_law_line(widths, mean, fit.slope, widths), "--", lw=0.8,
                   color=line.get_color())
         if floors and label in floors and floors[label] > 0:
             ax.axhline(floors[label], ls=":", lw=1.2, color=line.get_color())
@@ -214,16 +256,10 @@ def spectrum_vs_width(widths, lambda_errors, cond_entk, cond_approx, *, title: s
     ax1, ax2 = fig.subplots(1, 2)
     widths = np.asarray(widths, float)
 
-    def band(ax, values, label, marker):
-        values = np.asarray(values, float)
-        mean = values.mean(axis=1)
-        err = np.stack([mean - values.min(axis=1), values.max(axis=1) - mean])
-        ax.errorbar(widths, mean, yerr=err, fmt=marker + "-", ms=5, capsize=3, lw=1, label=label)
-
-    band(ax1, lambda_errors, "|λmax(pNTK) − λmax(Θ)| / λmax(Θ)", "o")
+    mean_with_range(ax1, widths, lambda_errors, fmt="o-", label="|λmax(pNTK) − λmax(Θ)| / λmax(Θ)")
     ax1.set(xscale="log", yscale="log", xlabel="width n", ylabel="relative error of λmax")
-    band(ax2, cond_entk, "eNTK Θ (NO × NO)", "o")
-    band(ax2, cond_approx, "pNTK ⊗ I (eigenvalues of the N × N pNTK)", "s")
+    mean_with_range(ax2, widths, cond_entk, fmt="o-", label="eNTK Θ (NO × NO)")
+    mean_with_range(ax2, widths, cond_approx, fmt="s-", label="pNTK ⊗ I (eigenvalues of the N × N pNTK)")
     ax2.set(xscale="log", yscale="log", xlabel="width n", ylabel="condition number λmax / λmin")
     for ax in (ax1, ax2):
         ax.legend(frameon=False, fontsize=8)
@@ -240,10 +276,7 @@ def agreement_vs_width(widths, agreement, accuracy_entk, accuracy_approx, *, tit
     for values, label, marker in [(agreement, "argmax agreement eNTK vs pNTK", "o"),
                                   (accuracy_entk, "test accuracy, eNTK", "s"),
                                   (accuracy_approx, "test accuracy, pNTK ⊗ I", "^")]:
-        values = np.asarray(values, float)
-        mean = values.mean(axis=1)
-        ax.errorbar(widths, mean, yerr=np.stack([mean - values.min(1), values.max(1) - mean]), fmt=marker + "-",
-                    capsize=3, lw=1, ms=5, label=label)
+        mean_with_range(ax, widths, values, fmt=marker + "-", label=label)
     ax.set(xscale="log", xlabel="width n", ylabel="fraction of test digits", ylim=(0, 1.02))
     ax.set_title(title, fontsize=10)
     ax.legend(frameon=False, fontsize=8, loc="lower right")
@@ -269,14 +302,8 @@ def approximation_gap(theta, k, *, title: str, gap_scale: float = 0.25, fig=None
     for ax, (m, name, vmax) in zip(axes, panels):
         im = ax.imshow(np.asarray(blocks.to_matrix(m, "class")), cmap="RdBu_r", vmin=-vmax, vmax=vmax,
                        interpolation="nearest")
-        for r in range(n, n * o, n):
-            ax.axhline(r - 0.5, color="0.6", lw=0.4)
-            ax.axvline(r - 0.5, color="0.6", lw=0.4)
-        ticks = n * np.arange(o) + (n - 1) / 2
-        ax.set_xticks(ticks, [f"{j}" for j in range(o)], fontsize=7)
-        ax.set_yticks(ticks, [f"{j}" for j in range(o)], fontsize=7)
+        block_grid(ax, range(0, n * o, n), n * o, [f"{j}" for j in range(o)], fontsize=7)
         ax.set(xlabel="logit k (block column)", ylabel="logit j (block row)")
-        ax.tick_params(length=0)
         ax.set_title(name, fontsize=10)
         fig.colorbar(im, ax=ax, shrink=0.85, extend="both" if np.abs(m).max() > vmax else "neither",
                      label="entry / max|Θ| (fixed scale)")
@@ -294,13 +321,8 @@ PREDICTION_STYLES = {  # how each trajectory is drawn in lesson 06's figures
 }
 
 
-def _setting(point) -> str:
-    return (f"width {point['width']}, {point['parameterization']} param., step {point['edge_fraction']:g} x 2/λmax "
-            f"(lr {point['lr']:.3g}), seed {point['seed']}")
-
-
 def training_trajectories(points, *, title: str, fig=None):
-    """Lesson 06's overlay: one row per trajectory point (``trajectories.trajectory_point`` dicts).
+    """Lesson 06's overlay: one row per trajectory point (``lessons.trajectories.TrajectoryPoint``).
 
     Columns: two logits (the true class, rising towards 1, and the next class, towards 0) of one
     training digit, the same for one test digit, and the training loss 1/2 Σ‖f − y‖² (log
@@ -312,10 +334,11 @@ def training_trajectories(points, *, title: str, fig=None):
     fig = fig or plt.figure(figsize=(13, 3.3 * len(points) + 0.6), layout="constrained")
     axes = fig.subplots(len(points), 3, squeeze=False)
     for row, point in zip(axes, points):
-        times = np.asarray(point["times"], float)
-        names = [name for name in PREDICTION_STYLES if name in point["loss"]]
+        times = np.asarray(point.times, float)
+        names = [name for name in PREDICTION_STYLES if name in point.loss]
         for ax, split in zip(row[:2], ("train", "test")):
-            traces, label = point["traces"][split], point["traces"]["labels"][split][0]
+            traces = point.traces[split].curves
+            label = point.traces[split].labels[0]
             net = np.asarray(traces["network"], float)[:2]
             low, high = net.min() - 0.25 * np.ptp(net), net.max() + 0.25 * np.ptp(net)
             for name in names:
@@ -324,18 +347,18 @@ def training_trajectories(points, *, title: str, fig=None):
                     ax.plot(times, shown, **dict(PREDICTION_STYLES[name], label=None))
             ax.set_ylim(low, high)
             ax.set(xlabel="gradient-descent step t", ylabel="output f_j(x)")
-            ax.set_title(f"width {point['width']}, {split} digit (label {label}): logits {label} (→ 1), "
+            ax.set_title(f"width {point.width}, {split} digit (label {label}): logits {label} (→ 1), "
                          f"{(label + 1) % 10} (→ 0)", fontsize=9)
         loss_ax = row[2]
-        net_loss = np.asarray(point["loss"]["network"], float)
+        net_loss = np.asarray(point.loss["network"], float)
         low, high = net_loss.min() / 3, net_loss.max() * 30
         for name in names:
-            loss_ax.semilogy(times, _until_it_leaves(np.asarray(point["loss"][name], float), 0, high * 100),
+            loss_ax.semilogy(times, _until_it_leaves(np.asarray(point.loss[name], float), 0, high * 100),
                              **PREDICTION_STYLES[name])
         loss_ax.set_ylim(low, high)
         loss_ax.set(xlabel="gradient-descent step t", ylabel="training loss ½Σ‖f − y‖²")
-        loss_ax.set_title(f"{point['parameterization']} param., step {point['edge_fraction']:g} x 2/λmax "
-                          f"(lr {point['lr']:.3g}), seed {point['seed']}", fontsize=9)
+        loss_ax.set_title(f"{point.parameterization} param., step {point.edge_fraction:g} x 2/λmax "
+                          f"(lr {point.lr:.3g}), seed {point.seed}", fontsize=9)
         loss_ax.legend(frameon=False, fontsize=8)
     fig.suptitle(title, fontsize=10)
     return fig
@@ -374,30 +397,30 @@ def look_ahead_agreement(study: dict, *, title: str, fig=None):
     candidates (pNTK and eNTK, with the line y = x, and the pNTK's predictions for the whole pool
     as a strip along the x axis), and the time per candidate of each method (log scale).
 
-    ``study``: a ``trajectories.look_ahead_study`` dict. Returns the figure.
+    ``study``: a ``lessons.trajectories.LookAheadStudy``. Returns the figure.
     """
     fig = fig or plt.figure(figsize=(11, 4.2), layout="constrained")
     ax, bar_ax = fig.subplots(1, 2, width_ratios=[1.4, 1])
-    actual = np.asarray(study["actual_loss_change"], float)
-    pool = np.asarray(study["predicted_loss_change"], float)
-    chosen = np.asarray(study["candidates"], int)
+    actual = np.asarray(study.actual_loss_change, float)
+    pool = np.asarray(study.predicted_loss_change, float)
+    chosen = np.asarray(study.candidates, int)
     lim = 1.1 * max(np.abs(actual).max(), np.abs(pool).max())
     ax.plot([-lim, lim], [-lim, lim], color="0.7", lw=1, zorder=0, label="prediction = retraining")
     ax.plot(pool, np.full_like(pool, -lim * 0.97), "|", color="C1", alpha=0.4, ms=10,
             label=f"pNTK prediction, all {len(pool)} candidates")
     ax.plot(actual, pool[chosen], "o", color="C1", ms=7, label="pNTK ⊗ I_O, retrained candidates")
-    ax.plot(actual, study["entk_loss_change"], "x", color="C0", ms=8, mew=2, label="eNTK, same candidates")
+    ax.plot(actual, study.entk_loss_change, "x", color="C0", ms=8, mew=2, label="eNTK, same candidates")
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="actual change of the test loss (retrained)",
            ylabel="predicted change of the test loss")
     ax.legend(frameon=False, fontsize=8, loc="upper left")
-    methods = {"pNTK\nprediction": study["pntk_seconds_per_candidate"],
-               "eNTK\nprediction": study["entk_seconds_per_candidate"],
-               "retraining\nthe network": study["retrain_seconds_per_candidate"]}
+    methods = {"pNTK\nprediction": study.pntk_seconds_per_candidate,
+               "eNTK\nprediction": study.entk_seconds_per_candidate,
+               "retraining\nthe network": study.retrain_seconds_per_candidate}
     bars = bar_ax.bar(list(methods), list(methods.values()), color=["C1", "C0", "0.4"])
     bar_ax.bar_label(bars, labels=[f"{v:.3g} s" for v in methods.values()], fontsize=8)
     bar_ax.set_yscale("log")
     bar_ax.set(ylabel="seconds per candidate (median)")
-    bar_ax.set_title(f"pNTK kernels once: {study['pntk_kernel_seconds']:.2g} s (with compiling)", fontsize=9)
+    bar_ax.set_title(f"pNTK kernels once: {study.pntk_kernel_seconds:.2g} s (with compiling)", fontsize=9)
     fig.suptitle(title, fontsize=10)
     return fig
 
@@ -424,12 +447,7 @@ def infinite_kernels(nngp, ntk, labels, *, title: str, fig=None):
         off = m[~np.eye(len(m), dtype=bool)]
         # the diagonal (each input with itself) is much larger than the rest: scale colours to the other entries
         im = ax.imshow(m, cmap="viridis", interpolation="nearest", vmin=off.min(), vmax=off.max())
-        for s in starts[1:]:
-            ax.axhline(s - 0.5, color="w", lw=0.6)
-            ax.axvline(s - 0.5, color="w", lw=0.6)
-        ticks = [(a + b - 1) / 2 for a, b in zip(starts, starts[1:] + [len(labels)])]
-        ax.set_xticks(ticks, [str(labels[s]) for s in starts], fontsize=8)
-        ax.set_yticks(ticks, [str(labels[s]) for s in starts], fontsize=8)
+        block_grid(ax, starts, len(labels), [str(labels[s]) for s in starts], color="w", lw=0.6, tick_length=None)
         ax.set(xlabel="input x' (grouped by digit class)", ylabel="input x (grouped by digit class)")
         ax.set_title(name, fontsize=10)
         fig.colorbar(im, ax=ax, shrink=0.85, extend="max", label="kernel value (diagonal clipped)")
@@ -439,7 +457,7 @@ def infinite_kernels(nngp, ntk, labels, *, title: str, fig=None):
 
 def entries_ranges(entries) -> tuple[tuple[float, float], tuple[float, float]]:
     """Axis ranges (x, y) that hold every point :func:`entries_vs_limit` draws for ``entries``
-    (``width_limits.Entries``, one or several): x spans the Θ∞ entries, y every kernel entry and 0."""
+    (``lessons.width_limits.Entries``, one or several): x spans the Θ∞ entries, y every kernel entry and 0."""
     entries = list(entries)
     xs = np.concatenate([e.limit for e in entries])
     ys = np.concatenate([np.concatenate([e.limit, e.diagonal.ravel(), e.offdiagonal.ravel(), e.pntk, [0.0]])
@@ -453,7 +471,7 @@ def entries_ranges(entries) -> tuple[tuple[float, float], tuple[float, float]]:
 
 
 def entries_vs_limit(entries, *, title: str, ranges: tuple | None = None, fig=None):
-    """Scatter of eNTK entries against Θ∞ for one or more networks (``width_limits.Entries``), one panel each.
+    """Scatter of eNTK entries against Θ∞ for one or more networks (``lessons.width_limits.Entries``), one panel each.
 
     Each pair of inputs (x, x') gives points at x = Θ∞(x, x'): its O diagonal-block entries
     Θ_jj (at infinite width they lie on y = x), its O(O−1) off-diagonal entries Θ_jk (at
@@ -487,7 +505,7 @@ def entries_vs_limit(entries, *, title: str, ranges: tuple | None = None, fig=No
 def distances_to_entk(comparison, *, title: str, fig=None):
     """Lesson 04, section 4: ‖Θ − pNTK ⊗ I‖ and ‖Θ − Θ∞ ⊗ I‖ against width (log-log, fitted slopes
     with intervals), and their ratio against width (every seed a dot, the mean a line; also on the
-    diagonal blocks alone). ``comparison``: ``width_limits.DistanceComparison``. Returns the figure."""
+    diagonal blocks alone). ``comparison``: ``lessons.width_limits.DistanceComparison``. Returns the figure."""
     fig = fig or plt.figure(figsize=(11, 4.4), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
     widths = np.asarray(comparison.widths, float)
@@ -517,10 +535,7 @@ def accuracy_vs_width(widths, accuracies: dict, limit_accuracy: float, *, title:
     ax = ax or plt.subplots(figsize=(6.4, 4.4), layout="constrained")[1]
     widths = np.asarray(widths, float)
     for (label, values), marker in zip(accuracies.items(), "os^vD"):
-        values = np.asarray(values, float)
-        mean = values.mean(axis=1)
-        ax.errorbar(widths, mean, yerr=np.stack([mean - values.min(1), values.max(1) - mean]), fmt=marker + "-",
-                    capsize=3, lw=1, ms=5, label=f"{label} (mean, min-max over seeds)")
+        mean_with_range(ax, widths, values, fmt=marker + "-", label=f"{label} (mean, min-max over seeds)")
     ax.axhline(limit_accuracy, color="k", ls="--", lw=1, label=f"Θ∞ (infinite width): {limit_accuracy:.3f}")
     if chance is not None:
         ax.axhline(chance, color="0.6", ls=":", lw=1, label=f"chance: {chance:.2f}")
@@ -539,15 +554,15 @@ def regression_accuracy_vs_width(rows, infinite_accuracy: float, *, title: str, 
     dashed line) and of the trained network (and of regression with its trained pNTK); and the
     fraction of test digits on which the eNTK and pNTK regressions predict the same class.
 
-    ``rows``: dicts from ``practice.regression_table`` (keys width, accuracy_entk, accuracy_pntk,
+    ``rows``: ``lessons.practice.RegressionRow`` objects (fields width, accuracy_entk, accuracy_pntk,
     accuracy_trained, accuracy_trained_pntk, agreement). Returns the figure.
     """
     fig = fig or plt.figure(figsize=(11, 4.2), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
-    widths = np.array([r["width"] for r in rows], float)
+    widths = np.array([r.width for r in rows], float)
 
     def column(key):
-        return 100 * np.array([r[key] for r in rows], float)
+        return 100 * np.array([getattr(r, key) for r in rows], float)
 
     for key, label, style in [("accuracy_entk", "kernel regression, full eNTK (one NO × NO solve)", "s-"),
                               ("accuracy_pntk", "kernel regression, pNTK ⊗ I (one N × N solve)", "o-"),
@@ -572,7 +587,7 @@ def cost_vs_size(records, fits, *, along: str, title: str, fig=None):
     """Log-log time and peak memory of each (kernel, method) against N or O (``along``), with the
     fitted lines; the legend gives each fitted exponent beside the theoretical one.
 
-    ``records``: ``scaling.CostRecord`` list from ``scaling.cost_sweep(along, ...)``; ``fits``: the
+    ``records``: ``lessons.scaling.CostRecord`` list from ``scaling.cost_sweep(along, ...)``; ``fits``: the
     ``scaling.fit_exponents(records, along)`` result. Returns the figure.
     """
     fig = fig or plt.figure(figsize=(11, 4.2), layout="constrained")
@@ -590,7 +605,7 @@ def cost_vs_size(records, fits, *, along: str, title: str, fig=None):
             values = np.array(values, float)
             ax.loglog(x, values, "os^v"[i % 4], color=f"C{i}", ms=5,
                       label=f"{name}: fitted {slope:.2f}, theory {theory:g}")
-            ax.loglog(x, convergence.power_law_line(x, values, slope, x), "--", color=f"C{i}", lw=1)
+            ax.loglog(x, power_law_line(x, values, slope, x), "--", color=f"C{i}", lw=1)
     label = "number of inputs N" if along == "N" else "number of outputs O"
     ax_time.set(xlabel=label, ylabel="wall time (s, median; machine-dependent)", title="time")
     ax_mem.set(xlabel=label, ylabel="peak memory (bytes, XLA's plan)", title="memory")
@@ -607,41 +622,41 @@ def gap_during_training(measured: dict, history=None, *, title: str, fig=None):
     pNTK ⊗ I approximates the eNTK; the quantities that test an explanation; how far the readout
     and the eNTK move; and the network's accuracy.
 
-    ``measured``: the dict of ``practice.gap_during_training``. ``history``: optional
+    ``measured``: ``lessons.practice.GapMeasurements``. ``history``: optional
     ``(steps, train_accuracy, test_accuracy)`` arrays recorded more often than the checkpoints
     (``training.TrainingResult``), drawn as lines. Returns the figure.
     """
     fig = fig or plt.figure(figsize=(12, 8), layout="constrained")
     (ax1, ax2), (ax3, ax4) = fig.subplots(2, 2)
-    steps = np.array(measured["step"], float)
+    steps = np.array(measured.step, float)
     curves = [("total", "‖Θ − pNTK⊗I‖/‖Θ‖ (total)", "o-"), ("diagonal", "  its diagonal blocks", "s--"),
               ("offdiagonal", "  its off-diagonal blocks", "^--"),
               ("lambda_max_rel_error", "λmax relative error", "D-"),
               ("total_initial_readout", "total, with the readout put back to its initial value", "x:")]
     for key, label, style in curves:
-        ax1.plot(steps, measured[key], style, ms=5, lw=1.2, label=label)
-    ax1.plot(steps, 1 - np.array(measured["argmax_agreement"]), "v-", ms=5, lw=1.2,
+        ax1.plot(steps, getattr(measured, key), style, ms=5, lw=1.2, label=label)
+    ax1.plot(steps, 1 - np.array(measured.argmax_agreement), "v-", ms=5, lw=1.2,
              label="1 − argmax agreement of the two regressions")
     ax1.set(ylabel="relative error / disagreement", title="pNTK ⊗ I against the eNTK", ylim=(0, None))
     ax2.axhline(0, color="0.6", lw=0.8)
-    ax2.plot(steps, measured["gradient_correlation"], "o-", ms=5, lw=1.2,
+    ax2.plot(steps, measured.gradient_correlation, "o-", ms=5, lw=1.2,
              label="mean correlation of different logits' gradients, Θ_jk(x,x)/√(Θ_jj Θ_kk)")
-    ax2.plot(steps, np.array(measured["pntk_to_diagonal"]) - 1, "s-", ms=5, lw=1.2,
+    ax2.plot(steps, np.array(measured.pntk_to_diagonal) - 1, "s-", ms=5, lw=1.2,
              label="pNTK(x,x) / mean_j Θ_jj(x,x) − 1")
-    ax2.plot(steps, measured["column_cosine"], "^-", ms=5, lw=1.2, label="mean |cos| between readout columns")
+    ax2.plot(steps, measured.column_cosine, "^-", ms=5, lw=1.2, label="mean |cos| between readout columns")
     ax2.set(ylabel="correlation / relative difference", title="testing the explanation")
     moved = steps > 0
     for key, label, style in [("kernel_movement", "‖Θ_t − Θ_0‖/‖Θ_0‖ (the eNTK)", "s-"),
                               ("readout_change", "‖W_t − W_0‖/‖W_0‖ (the readout weights)", "o-")]:
-        ax3.plot(steps[moved], np.array(measured[key])[moved], style, ms=5, lw=1.2, label=label)
+        ax3.plot(steps[moved], np.array(getattr(measured, key))[moved], style, ms=5, lw=1.2, label=label)
     ax3.set(yscale="log", ylabel="relative change since step 0", title="how far training moves")
     if history is not None:
         h_steps, h_train, h_test = (np.asarray(a, float) for a in history)
         ax4.plot(h_steps, 100 * h_train, "-", lw=1.2, label="training accuracy")
         ax4.plot(h_steps, 100 * h_test, "-", lw=1.2, label="test accuracy")
     else:
-        ax4.plot(steps, 100 * np.array(measured["train_accuracy"]), "o-", label="training accuracy")
-        ax4.plot(steps, 100 * np.array(measured["test_accuracy"]), "s-", label="test accuracy")
+        ax4.plot(steps, 100 * np.array(measured.train_accuracy), "o-", label="training accuracy")
+        ax4.plot(steps, 100 * np.array(measured.test_accuracy), "s-", label="test accuracy")
     ax4.set(ylabel="accuracy of the network (%)", title="the network", ylim=(0, 101))
     for ax in (ax1, ax2, ax3, ax4):
         ax.set_xscale("symlog", linthresh=10)
@@ -655,10 +670,10 @@ def gap_during_training(measured: dict, history=None, *, title: str, fig=None):
 
 
 def gap_before_after(table: dict, *, title: str, ax=None):
-    """Grouped bars: for each network ({name: {"init": dict, "trained ...": dict}}, dicts with the keys of
-    ``practice.gap_during_training`` at one step), the total error of pNTK ⊗ I, the same with the
-    readout put back to its initial value, the λmax relative error and the regression
-    disagreement, at initialisation and after training. Returns the Axes."""
+    """Grouped bars: for each network ({name: {"init": dict, "trained ...": dict}}, dicts {quantity: value}
+    of ``lessons.practice.GapMeasurements`` at one step, from ``practice.first_and_last``), the total error
+    of pNTK ⊗ I, the same with the readout put back to its initial value, the λmax relative error and the
+    regression disagreement, at initialisation and after training. Returns the Axes."""
     ax = ax or plt.subplots(figsize=(9, 4), layout="constrained")[1]
     metrics = [("total", "‖Θ − pNTK⊗I‖/‖Θ‖"), ("total_initial_readout", "the same, readout\nput back to init"),
                ("lambda_max_rel_error", "λmax rel. error"), ("disagreement", "regression disagreement")]

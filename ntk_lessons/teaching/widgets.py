@@ -2,6 +2,10 @@
 
 Each ``explore_*`` function only wires sliders to a plain function that the notebooks
 (and CI) also call directly, so a notebook reads the same where widgets do not render.
+
+A widget that shows a lesson's results takes the lesson's function (or its network description)
+as its first argument -- e.g. ``widgets.explore_training(trajectories.cached_point, ...)`` -- and
+draws what it returns: teaching tools import ``core`` but never ``lessons``.
 """
 
 from __future__ import annotations
@@ -10,8 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..core import approximations, blocks, kernels
-from ..lessons import convergence
+from ..core import approximations, blocks, kernels, readout
 from . import plots
 
 
@@ -19,13 +22,13 @@ def block_structure_figure(x: np.ndarray, width: int, seed: int, *, order: str =
                            input_labels: Sequence[str] | None = None, **model):
     """Heat maps of the eNTK, its readout term and its body term for one width and seed.
 
-    ``x`` (N, d); ``model``: keyword arguments of ``convergence.decomposition_at``. One colour
+    ``x`` (N, d); ``model``: keyword arguments of ``readout.decompose_at_init``. One colour
     scale shared by the three panels; ``vmax`` fixes it (see :func:`block_structure_scale`), so
     that colours compare across panels and across calls. ``input_labels``: names of the N inputs
     (sample-major ticks). The title states the setup. Returns ``(figure, decomposition)``.
     Cost: one structured eNTK on x.
     """
-    dec = convergence.decomposition_at(x, width, seed, **model)
+    dec = readout.decompose_at_init(x, width, seed, **model)
     share = float(blocks.offdiagonal_share(dec.full))
     depth, out_dim = model.get("depth", 2), dec.body.shape[-1]
     setup = (f"N = {len(x)} inputs, O = {out_dim}, {depth} hidden layers, σw = {model.get('W_std', 1.0):g}, "
@@ -41,7 +44,7 @@ def block_structure_scale(x: np.ndarray, widths: Sequence[int], seed: int = 0, *
     over those widths of the eNTK's largest |entry| at ``seed``. The narrowest networks' extremes
     exceed it and are clipped (the colour bar shows arrows) rather than washing out every other
     width. Cost: len(widths) structured eNTKs."""
-    return float(np.median([np.abs(convergence.decomposition_at(x, w, seed, **model).full).max() for w in widths]))
+    return float(np.median([np.abs(readout.decompose_at_init(x, w, seed, **model).full).max() for w in widths]))
 
 
 def explore_block_structure(x: np.ndarray, *, widths: Sequence[int] = (4, 16, 64, 256, 1024), seeds: int = 10,
@@ -77,50 +80,47 @@ def explore_block_structure(x: np.ndarray, *, widths: Sequence[int] = (4, 16, 64
 # ---------------------------------------------------------------- lesson 03: the sum-of-logits gap
 
 
-def pntk_gap_figure(width: int, seed: int, *, regime: str = "all_wide", parameterization: str = "ntk",
-                    fixed_width: int = 64, n: int = 12, out_dim: int = 10, dtype: str = "float32"):
+def pntk_gap_figure(network, *, n: int = 12):
     """Heat maps of the eNTK and of Θ − pNTK ⊗ I_O for one network, with its relative errors in the title.
 
-    The network is ``convergence.network_on_digits`` (2 hidden layers; ``regime`` "all_wide"
-    or "last_wide" with the lower layer at ``fixed_width``) on ``n`` digits. Colour scales
-    are fixed relative to max|Θ| (``plots.approximation_gap``). Returns ``(figure, errors)``
-    with errors from ``approximations.block_errors``. Cost: one structured eNTK on n inputs.
+    ``network``: a ``lessons.networks.DigitsNetwork`` (its ``build(n)`` gives the model and its first
+    ``n`` digits). Colour scales are fixed relative to max|Θ| (``plots.approximation_gap``). Returns
+    ``(figure, errors)`` with errors from ``approximations.block_errors``. Cost: one structured eNTK on n inputs.
     """
-    fw = fixed_width if regime == "last_wide" else None
-    apply_fn, params, x, _ = convergence.network_on_digits(width=width, seed=seed, regime=regime,
-                                                           parameterization=parameterization, fixed_width=fw,
-                                                           n=n, out_dim=out_dim, dtype=dtype)
+    apply_fn, params, x, _ = network.build(n)
     theta = kernels.entk(apply_fn, params, x)
     k = kernels.pntk(apply_fn, params, x)
     errors = approximations.block_errors(theta, k)
-    layers = convergence.hidden_widths(regime, width, 2, fw)
     fig = plots.approximation_gap(theta, k, title=(
-        f"{parameterization} parameterisation, hidden widths {layers}, seed {seed}, N={n} digits, O={out_dim}, "
-        f"{dtype}: ‖Θ − pNTK⊗I‖/‖Θ‖ = {errors['total']:.3f} (diagonal {errors['diagonal']:.3f}, "
-        f"off-diagonal {errors['offdiagonal']:.3f})"))
+        f"{network.parameterization} parameterisation, hidden widths {network.hidden_widths}, seed {network.seed}, "
+        f"N={n} digits, O={network.out_dim}, {network.dtype}: ‖Θ − pNTK⊗I‖/‖Θ‖ = {errors['total']:.3f} "
+        f"(diagonal {errors['diagonal']:.3f}, off-diagonal {errors['offdiagonal']:.3f})"))
     return fig, errors
 
 
-def explore_pntk_gap(*, widths: Sequence[int] = (16, 64, 256, 1024, 4096), width: int = 256, seeds: int = 5,
+def explore_pntk_gap(network, *, widths: Sequence[int] = (16, 64, 256, 1024, 4096), seeds: int = 5,
                      fixed_width: int = 64, n: int = 12):
     """Sliders for width and seed, toggles for regime and parameterisation, redrawing :func:`pntk_gap_figure`.
 
-    Starts at ``width``, seed 0, "all_wide", "ntk" -- the setting of the static figure the
-    lesson draws first.
+    Starts at ``network`` (a ``lessons.networks.DigitsNetwork``: pass the one of the static figure the
+    lesson draws first); the other settings are ``network.replace(...)`` of it, with the layers below the
+    last at ``fixed_width`` in the "last_wide" regime.
     """
     import ipywidgets
     import matplotlib.pyplot as plt
 
     def draw(width, seed, regime, parameterization):
-        pntk_gap_figure(width, seed, regime=regime, parameterization=parameterization, fixed_width=fixed_width, n=n)
+        pntk_gap_figure(network.replace(width=width, seed=seed, regime=regime, parameterization=parameterization,
+                                        fixed_width=fixed_width if regime == "last_wide" else None), n=n)
         plt.show()
 
     return ipywidgets.interact(
         draw,
-        width=ipywidgets.SelectionSlider(options=list(widths), value=width, description="width"),
-        seed=ipywidgets.IntSlider(value=0, min=0, max=seeds - 1, description="seed"),
-        regime=ipywidgets.ToggleButtons(options=["all_wide", "last_wide"], value="all_wide", description="regime"),
-        parameterization=ipywidgets.ToggleButtons(options=["ntk", "standard"], value="ntk",
+        width=ipywidgets.SelectionSlider(options=list(widths), value=network.width, description="width"),
+        seed=ipywidgets.IntSlider(value=network.seed, min=0, max=seeds - 1, description="seed"),
+        regime=ipywidgets.ToggleButtons(options=["all_wide", "last_wide"], value=network.regime,
+                                        description="regime"),
+        parameterization=ipywidgets.ToggleButtons(options=["ntk", "standard"], value=network.parameterization,
                                                   description="param."),
     )
 
@@ -128,40 +128,37 @@ def explore_pntk_gap(*, widths: Sequence[int] = (16, 64, 256, 1024, 4096), width
 # ---------------------------------------------------------------- lesson 06: training dynamics
 
 
-def training_figure(width: int, edge_fraction: float, parameterization: str, *, seed: int = 0, **point):
+def training_figure(compute, width: int, edge_fraction: float, parameterization: str, *, seed: int = 0, **point):
     """The network's run against the kernels' predictions for one setting (one row of
     ``plots.training_trajectories``), with the trajectory errors and the kernel movement in the title.
 
-    ``point``: other keyword arguments of ``trajectories.trajectory_point`` (steps, n_train, ...);
-    the point is read from the disk cache when it was computed before. Returns ``(figure, point)``.
-    Cost: one :func:`trajectories.trajectory_point` (a training run and its kernels) unless cached.
+    ``compute``: the lesson's ``trajectories.cached_point`` (called with width, seed, parameterization,
+    edge_fraction and ``point``, its other keyword arguments: steps, n_train, ...), which returns a
+    ``TrajectoryPoint``. Returns ``(figure, point)``. Cost: one training run and its kernels unless cached.
     """
-    from ..lessons import trajectories
-
-    run = trajectories.cached_point(width=width, seed=seed, parameterization=parameterization,
-                                    edge_fraction=edge_fraction, **point)
-    m = run["metrics"]
-    errors = ", ".join(f"{name} {m[f'error_test_{name}']:.3g}" for name in trajectories.PREDICTORS
-                       if f"error_test_{name}" in m)
+    run = compute(width=width, seed=seed, parameterization=parameterization, edge_fraction=edge_fraction, **point)
+    m = run.metrics
+    errors = ", ".join(f"{name} {m[f'error_test_{name}']:.3g}" for name in run.predictors)
+    net = run.network
     fig = plots.training_trajectories([run], title=(
-        f"N = {run['n_train']} training / {run['n_test']} test digits, O = {run['out_dim']}, {run['depth']} hidden "
-        f"layers, {run['steps']} full-batch steps, {run['dtype']} network, float64 kernels\n"
+        f"N = {run.n_train} training / {run.n_test} test digits, O = {net.out_dim}, {net.depth} hidden "
+        f"layers, {run.steps} full-batch steps, {net.dtype} network, float64 kernels\n"
         f"test trajectory error: {errors}; kernel movement {m['movement']:.3g}; "
         f"λmax(Θ_T) / λmax(Θ_0) = {m['lambda_ratio']:.2f}"))
     return fig, run
 
 
-def explore_training(*, widths: Sequence[int] = (64, 256, 1024),
+def explore_training(compute, *, widths: Sequence[int] = (64, 256, 1024),
                      edge_fractions: Sequence[float] = (0.1, 0.25, 0.5, 0.9, 1.5),
                      width: int = 1024, edge_fraction: float = 0.25, parameterization: str = "ntk", **point):
     """Sliders for width and step size (a fraction of 2/λmax) and a toggle for the parameterisation,
-    redrawing :func:`training_figure`. Starts at ``width``, ``edge_fraction``, ``parameterization``
-    -- the setting of the static figure drawn below it."""
+    redrawing :func:`training_figure` of ``compute`` (``trajectories.cached_point``). Starts at ``width``,
+    ``edge_fraction``, ``parameterization`` -- the setting of the static figure drawn below it."""
     import ipywidgets
     import matplotlib.pyplot as plt
 
     def draw(width, edge_fraction, parameterization):
-        training_figure(width, edge_fraction, parameterization, **point)
+        training_figure(compute, width, edge_fraction, parameterization, **point)
         plt.show()
 
     return ipywidgets.interact(
@@ -177,17 +174,15 @@ def explore_training(*, widths: Sequence[int] = (64, 256, 1024),
 # ---------------------------------------------------------------- lesson 04: infinite width
 
 
-def infinite_width_figure(width: int, seed: int, *, n: int = 20, ranges: tuple | None = None, **model):
+def infinite_width_figure(entries_at, width: int, seed: int, *, n: int = 20, ranges: tuple | None = None, **model):
     """Scatter of one mlp's eNTK and pNTK entries against Θ∞ (``plots.entries_vs_limit``) at this width and seed.
 
-    ``n`` digits; ``model``: depth, out_dim, W_std, b_std, ... of ``width_limits.entries_at``
-    (defaults: 2 hidden layers, O = 10, σw = 1, σb = 0.1). ``ranges``: fixed axis ranges (see
-    :func:`infinite_width_ranges`). The title states the setup. Returns ``(figure, entries)``.
-    Cost: one structured eNTK on n inputs.
+    ``entries_at``: the lesson's ``width_limits.entries_at`` (called with width, seed, ``n`` digits and
+    ``model``: depth, out_dim, W_std, b_std, ...; defaults 2 hidden layers, O = 10, σw = 1, σb = 0.1).
+    ``ranges``: fixed axis ranges (see :func:`infinite_width_ranges`). The title states the setup.
+    Returns ``(figure, entries)``. Cost: one structured eNTK on n inputs.
     """
-    from ..lessons import width_limits
-
-    entries = width_limits.entries_at(width, seed, n=n, **model)
+    entries = entries_at(width, seed, n=n, **model)
     setup = (f"N = {n} digits, O = {entries.diagonal.shape[1]}, "
              f"{model.get('depth', 2)} hidden layers of width {width}\n"
              f"σw = {model.get('W_std', 1.0)}, σb = {model.get('b_std', 0.1)}, NTK param., float32 (Θ∞ float64)")
@@ -195,17 +190,15 @@ def infinite_width_figure(width: int, seed: int, *, n: int = 20, ranges: tuple |
     return fig, entries
 
 
-def infinite_width_ranges(widths: Sequence[int], seed: int = 0, *, n: int = 20, **model) -> tuple:
+def infinite_width_ranges(entries_at, widths: Sequence[int], seed: int = 0, *, n: int = 20, **model) -> tuple:
     """Axis ranges ((x_low, x_high), (y_low, y_high)) for :func:`infinite_width_figure` that hold every
     entry at every width in ``widths`` (at ``seed``), so that a widget's frames compare.
     Cost: len(widths) structured eNTKs on n inputs."""
-    from ..lessons import width_limits
-
-    return plots.entries_ranges(width_limits.entries_at(w, seed, n=n, **model) for w in widths)
+    return plots.entries_ranges(entries_at(w, seed, n=n, **model) for w in widths)
 
 
-def explore_infinite_width(*, widths: Sequence[int] = (16, 64, 256, 1024, 4096), seeds: int = 5, width: int = 64,
-                           seed: int = 0, n: int = 20, ranges: tuple | None = None, **model):
+def explore_infinite_width(entries_at, *, widths: Sequence[int] = (16, 64, 256, 1024, 4096), seeds: int = 5,
+                           width: int = 64, seed: int = 0, n: int = 20, ranges: tuple | None = None, **model):
     """Sliders for the width (of every hidden layer) and the seed, redrawing :func:`infinite_width_figure`.
 
     Starts at ``width`` and ``seed`` (pass the setting of the static figure drawn before it);
@@ -217,10 +210,10 @@ def explore_infinite_width(*, widths: Sequence[int] = (16, 64, 256, 1024, 4096),
     widths = list(widths)
     if width not in widths:
         raise ValueError(f"width={width} must be one of widths={widths}")
-    fixed = infinite_width_ranges(widths, seed, n=n, **model) if ranges is None else ranges
+    fixed = infinite_width_ranges(entries_at, widths, seed, n=n, **model) if ranges is None else ranges
 
     def draw(width, seed):
-        infinite_width_figure(width, seed, n=n, ranges=fixed, **model)
+        infinite_width_figure(entries_at, width, seed, n=n, ranges=fixed, **model)
         plt.show()
 
     return ipywidgets.interact(

@@ -1,6 +1,6 @@
 """Reference solutions and checks of lesson 03's exercises (for teachers; students: try first).
 
-Registered with :mod:`ntk_lessons.exercises` like ``solutions`` (lessons 01-02); the truth
+Registered with :mod:`ntk_lessons.teaching.exercises` like ``lesson_01``; the truth
 of each exercise is computed independently of the formula asked for (``approximations``,
 ``blocks``), and known wrong structures get their own hints.
 """

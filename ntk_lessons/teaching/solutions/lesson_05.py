@@ -1,6 +1,6 @@
 """Reference solutions and checks of lesson 05's exercises (for teachers; students: try first).
 
-Registered with :mod:`ntk_lessons.exercises` like ``solutions`` (lessons 01-02); the truth of
+Registered with :mod:`ntk_lessons.teaching.exercises` like ``lesson_01``; the truth of
 each exercise is ``regression.fit_predict`` (Cholesky factorisation, validation, symmetrisation),
 computed independently of the plain ``numpy.linalg.solve`` a student writes, and the wrong
 structures students plausibly write get their own hints.

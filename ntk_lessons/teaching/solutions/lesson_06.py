@@ -1,6 +1,6 @@
 """Reference solutions and checks of lesson 06's exercises (for teachers; students: try first).
 
-Registered with :mod:`ntk_lessons.exercises` like ``solutions`` (lessons 01-02). The truth of
+Registered with :mod:`ntk_lessons.teaching.exercises` like ``lesson_01``. The truth of
 each exercise comes from ``dynamics.mse_trajectory`` -- the eigendecomposition of the kernel,
 not the formula the student is asked for -- and known wrong structures get their own hints.
 """
