@@ -1,4 +1,7 @@
-"""The notebooks' install cell, written once: the template, and a script that puts it into cell 1 of each notebook.
+"""The notebooks' setup cell, written once: the template, and a script that puts it into cell 1 of each notebook.
+
+The cell is short (at most 12 lines): on Colab it clones the repository and calls ``colab_setup.setup``
+(the repository's top-level colab_setup.py, where the logic lives); elsewhere it does nothing.
 
     python tools/install_cell.py --write notebooks/*.ipynb   # replace cell 1 of each notebook with the template
     python tools/install_cell.py --check notebooks/*.ipynb   # report (as a diff) every notebook whose cell 1 differs
@@ -6,7 +9,7 @@
 The repository's URL comes from pyproject.toml's [project.urls] Repository. Only cell 1's
 source changes; the rest of the file is written back byte for byte (same key order, indent
 and final newline). tests/test_install_cell.py compares every notebook with the template and
-runs the template against a fake Colab.
+runs the template, and colab_setup.py, against a fake Colab.
 """
 
 from __future__ import annotations
@@ -21,62 +24,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL_CELL_INDEX = 1  # cell 0 is the title and Colab badge
 
-# What a student reads first: keep it short. @REPOSITORY@ and @CLONE@ are filled in from pyproject.toml.
+# What a student reads first: at most 12 lines; the logic lives in colab_setup.py (tested by
+# tests/test_install_cell.py). @REPOSITORY@ and @CLONE@ are filled in from pyproject.toml.
 TEMPLATE = '''\
-# Setup cell: run it first. On Colab it installs jax 0.5.3 + neural-tangents 0.6.5 (the newest jax that
-# neural-tangents works with) where they can work -- Python <= 3.13, jax not imported yet -- and puts this
-# repository on sys.path. Elsewhere it does nothing (use `make lab` from the repository). Without
-# neural-tangents the lessons still run: only their cross-checks against it are skipped.
-import importlib.metadata, os, re, subprocess, sys
-
-REPOSITORY, CLONE = "@REPOSITORY@", "@CLONE@"
-PINNED = {"jax": "0.5.3", "jaxlib": "0.5.3", "neural-tangents": "0.6.5"}
-
-def _installed():
-    """{distribution name: version} of every installed package."""
-    dists = importlib.metadata.distributions()
-    return {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version for d in dists if d.metadata["Name"]}
-
-def _run(*command):
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed:\\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-
-def _conflicts():
-    """{(package, a requirement it misses)}, from pip check."""
-    check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True).stdout
-    return set(re.findall(r"^(\\S+) \\S+ (?:has requirement|requires) (.+?), (?:but|which)", check, re.M))
-
+# Setup cell: run it first. On Colab it fetches this course's repository and installs jax 0.5.3 + neural-tangents
+# 0.6.5 where they can work -- Python <= 3.13, jax not imported yet (colab_setup.py says how); elsewhere it does
+# nothing (use `make lab`). Without neural-tangents the lessons still run; only the cross-checks with it are skipped.
+import os, subprocess, sys
 if "google.colab" in sys.modules:
-    os.environ["JAX_PLATFORMS"] = "cpu"  # the lessons are written for the CPU
-    before = _installed()
-    imported = getattr(sys.modules.get("jax"), "__version__", None)  # None: jax not imported yet
-    if imported not in (None, PINNED["jax"]):
-        print(f"jax {imported} was imported before this cell ran, so it stays and the neural-tangents cross-checks "
-              "will be skipped (to run them: Runtime > Restart session, then run this cell first).")
-    elif all(before.get(name) == version for name, version in PINNED.items()):
-        print("jax 0.5.3 and neural-tangents 0.6.5 are installed already.")
-    elif sys.version_info[:2] > (3, 13):
-        print(f"jax 0.5.3 has no wheels for Python {sys.version_info[0]}.{sys.version_info[1]}: the preinstalled "
-              f"jax {before.get('jax')} stays and the neural-tangents cross-checks will be skipped.")
-    else:
-        old_conflicts = _conflicts()
-        # CUDA plugins built for Colab's newer jax crash jax 0.5.3.
-        plugins = [name for name, version in before.items()
-                   if re.fullmatch(r"jax-cuda\\d+-(plugin|pjrt)", name) and version != PINNED["jax"]]
-        if plugins:
-            _run(sys.executable, "-m", "pip", "uninstall", "-q", "-y", *plugins)
-        _run(sys.executable, "-m", "pip", "install", "-q", "jax[cpu]==0.5.3", "neural-tangents==0.6.5")
-        after = _installed()
-        changed = [f"{name} {before.get(name, 'new')}->{after.get(name, 'removed')}"
-                   for name in sorted(before.keys() | after.keys()) if before.get(name) != after.get(name)]
-        conflicts = [f"{name} needs {need}" for name, need in sorted(_conflicts() - old_conflicts)]
-        print(f"Changed: {', '.join(changed)}. Now in conflict (pip check): {', '.join(conflicts) or 'nothing'}.")
+    REPOSITORY, CLONE = "@REPOSITORY@", "@CLONE@"
     if not os.path.isdir(CLONE):
-        _run("git", "clone", "-q", "--depth", "1", REPOSITORY, CLONE)
+        subprocess.run(["git", "clone", "-q", "--depth", "1", REPOSITORY, CLONE], check=True)
     if CLONE not in sys.path:
         sys.path.insert(0, CLONE)
+    import colab_setup
+    colab_setup.setup(jax_imported=getattr(sys.modules.get("jax"), "__version__", None))
 '''
+MAX_LINES = 12
 
 
 def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
@@ -84,11 +48,11 @@ def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
     return tomllib.loads(pyproject.read_text())["project"]["urls"]["Repository"]
 
 
-def install_cell_source(repository: str | None = None) -> str:
+def install_cell_source(repository: str | None = None, clone: str | None = None) -> str:
     """The install cell's source (a str, no final newline) for ``repository`` (default: pyproject's), which it clones
-    on Colab into /content/<name>. Cost: O(template length)."""
+    on Colab into ``clone`` (default /content/<name>). Cost: O(template length)."""
     repository = repository_url() if repository is None else repository
-    clone = "/content/" + repository.rstrip("/").rsplit("/", 1)[-1]
+    clone = "/content/" + repository.rstrip("/").rsplit("/", 1)[-1] if clone is None else clone
     return TEMPLATE.replace("@REPOSITORY@", repository).replace("@CLONE@", clone).rstrip("\n")
 
 
