@@ -61,7 +61,8 @@ def test_a_fresh_value_reads_as_a_cached_one(cache_dir):
 
 def test_code_fingerprint_and_float64_flag_are_part_of_the_key(monkeypatch):
     key = cache.key_of({"a": 1})
-    assert cache.full_key({"a": 1}) == {"config": {"a": 1}, "code": cache.code_fingerprint(), "x64": True}
+    assert cache.full_key({"a": 1}) == {"config": {"a": 1}, "code": cache.code_fingerprint(), "x64": True,
+                                        "seed_offset": 0}
     with monkeypatch.context() as patch:
         patch.setattr(cache, "code_fingerprint", lambda: "edited")
         assert cache.key_of({"a": 1}) != key

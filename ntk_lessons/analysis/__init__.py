@@ -7,7 +7,8 @@ Holds
 
 The functions are re-exported here, so a notebook reads ``analysis.fit_power_law(...)``.
 
-May import: ``ntk_lessons.core`` (its input checks) and numpy. Imported by ``lessons``,
+May import: ``ntk_lessons.core`` (its input checks), ``ntk_lessons.support.config`` (the seed offset
+that shifts bootstrap resamples) and numpy. Imported by ``lessons``,
 ``teaching`` and ``reference``; never by ``core`` or ``support``.
 """
 

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from ..core import checks
+from ..support import config
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
@@ -85,7 +86,7 @@ def fit_power_law(
         raise ValueError("values_by_seed must be positive for a log-log fit")
     n_boot = checks.positive_int(n_boot, "n_boot")
     slope = loglog_slope(widths, values.mean(axis=1))
-    rng = np.random.default_rng(seed)
+    rng = config.rng(seed)  # shifted by NTK_LESSONS_SEED_OFFSET, like every seed a lesson draws
     idx = rng.integers(0, values.shape[1], size=(n_boot, values.shape[1]))
     means = values[:, idx].mean(axis=2)  # (W, n_boot)
     logw = np.log(widths) - np.log(widths).mean()
@@ -117,7 +118,7 @@ def fit_floor(widths: Sequence[float], values_by_seed: Any, *, n_boot: int = 200
     design = np.stack([1.0 / widths, np.ones_like(widths)], axis=1) * weights[:, None]  # (W, 2)
     pinv = np.linalg.pinv(design)
     a, c = pinv @ (sq * weights)
-    rng = np.random.default_rng(seed)
+    rng = config.rng(seed)
     idx = rng.integers(0, values.shape[1], size=(n_boot, values.shape[1]))
     cs = (pinv @ ((values[:, idx] ** 2).mean(axis=2) * weights[:, None]))[1]
     low, high = np.quantile(cs, [0.025, 0.975])

@@ -8,6 +8,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..core import blocks, readout
+from ..support import config
 
 
 def offdiagonal_share_vs_width(
@@ -27,5 +28,6 @@ def offdiagonal_share_vs_width(
     out = np.zeros((len(widths), len(seeds)))
     pairs = [(i, n, j, s) for i, n in enumerate(widths) for j, s in enumerate(seeds)]
     for i, n, j, seed in tqdm(pairs, desc="widths x seeds", disable=not progress):
-        out[i, j] = float(blocks.offdiagonal_share(readout.decompose_at_init(x, n, seed, **model).full))
+        dec = readout.decompose_at_init(x, n, config.lesson_seed(seed), **model)
+        out[i, j] = float(blocks.offdiagonal_share(dec.full))
     return out

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import jax
 import numpy as np
 
 from ..core import approximations, checks, kernels, regression
+from ..support import config
 from . import sweeps
 from .networks import DigitsNetwork
 
@@ -59,7 +59,7 @@ def convergence_point(
                if "regression" in metrics else None)
     records = []
     for name in compare:
-        k = np.asarray(approximations.compute(name, apply_fn, params, x, key=jax.random.PRNGKey(10_000 + network.seed)),
+        k = np.asarray(approximations.compute(name, apply_fn, params, x, key=config.key(10_000 + network.seed)),
                        np.float64)
         values: dict[str, float] = {}
         if "blocks" in metrics:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import jax
 
 from ..core import checks, models
-from ..support import data
+from ..support import config, data
 
 REGIMES = ("all_wide", "last_wide")
 
@@ -83,7 +83,7 @@ class DigitsNetwork:
         x, y = data.digits_inputs(n, seed=self.data_seed, out_dim=self.out_dim, dtype=self.dtype)
         init_fn, apply_fn = models.mlp(self.hidden_widths, self.out_dim, activation=self.activation,
                                        W_std=self.W_std, b_std=self.b_std, parameterization=self.parameterization)
-        _, params = init_fn(jax.random.PRNGKey(self.seed), x.shape)
+        _, params = init_fn(config.key(self.seed), x.shape)
         params = jax.tree_util.tree_map(lambda a: a.astype(x.dtype), params)
         return apply_fn, params, x, y
 

@@ -40,7 +40,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..core import approximations, checks, cost, infinite, kernels, models, regression, training
-from ..support import cache, data
+from ..support import cache, config, data
 
 N_DIGITS = 1797
 N_TRAIN_POOL = 1200
@@ -127,7 +127,7 @@ def network(width: int, *, seed: int = 0, dtype: str = "float32") -> tuple[Calla
     width = checks.positive_int(width, "width")
     dtype = checks.one_of(dtype, "dtype", ("float32", "float64"))
     init_fn, apply_fn = models.mlp([width] * HIDDEN_LAYERS, OUT_DIM, b_std=B_STD)
-    _, params = init_fn(jax.random.PRNGKey(seed), (-1, 64))
+    _, params = init_fn(config.key(seed), (-1, 64))
     return apply_fn, jax.tree_util.tree_map(lambda a: a.astype(dtype), params)
 
 
@@ -140,7 +140,7 @@ def train_network(apply_fn: Callable, params: Any, split: DigitsSplit, *, steps:
     ``record_every`` steps, params kept at ``checkpoint_steps``. Cost O(steps · 100 · P)."""
     recipe = dict(TRAINING) if loss is None else dict(TRAINING, loss=loss)
     recipe["batch_size"] = min(recipe["batch_size"], split.n_train)  # full batch for tiny training sets
-    return training.train(apply_fn, params, split.x_train, split.y_train, steps=steps, seed=seed,
+    return training.train(apply_fn, params, split.x_train, split.y_train, steps=steps, seed=config.lesson_seed(seed),
                           x_test=split.x_test, y_test=split.y_test, record_every=record_every,
                           checkpoint_steps=checkpoint_steps, progress=progress, **recipe)
 
@@ -622,7 +622,7 @@ def conv_net_gap(split: DigitsSplit, *, channels: Sequence[int] = (16, 16), step
     init_fn, apply_fn, _ = conv_net.digits_conv_net(tuple(channels), out_dim=OUT_DIM)
     images = DigitsSplit(_f64(data.digits_as_images(split.x_train)), _f64(split.y_train),
                          _f64(data.digits_as_images(split.x_test)), _f64(split.y_test))
-    _, params = init_fn(jax.random.PRNGKey(seed), images.x_train.shape)
+    _, params = init_fn(config.key(seed), images.x_train.shape)
     params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), params)
     result = train_network(apply_fn, params, images, steps=steps, seed=seed, record_every=steps,
                            checkpoint_steps=[0, steps], progress=progress)

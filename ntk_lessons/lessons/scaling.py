@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from ..analysis import loglog_slope
 from ..core import checks, cost, kernels, memory, models
-from ..support import data, timing
+from ..support import config, data, timing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,7 +218,7 @@ def cost_sweep(
     for size, o, kernel, method in tqdm(jobs, desc=f"kernel cost vs {along}", disable=not progress):
         if o not in models_by_o:
             init_fn, apply_fn = models.mlp(widths, o)
-            _, params = init_fn(jax.random.PRNGKey(seed), (-1, pool.shape[1]))
+            _, params = init_fn(config.key(seed), (-1, pool.shape[1]))
             models_by_o[o] = (apply_fn, jax.tree_util.tree_map(lambda a: a.astype(dtype), params))
         apply_fn, params = models_by_o[o]
         records.append(measure_kernel_cost(apply_fn, params, pool[:size], kernel=kernel, method=method,

@@ -42,7 +42,7 @@ import numpy as np
 
 from ..analysis import values_by_seed
 from ..core import approximations, checks, infinite, kernels, models, regression
-from ..support import data
+from ..support import config, data
 from . import sweeps
 from .networks import DigitsNetwork
 
@@ -188,7 +188,7 @@ def conv_point(
     n, data_seed = checks.positive_int(n, "n"), int(data_seed)
     init_fn, apply_fn, _ = _conv_net(channels, *architecture)
     images = _digit_images(n, data_seed, out_dim)
-    _, params = init_fn(jax.random.PRNGKey(seed), images.shape)
+    _, params = init_fn(config.key(seed), images.shape)
     params = jax.tree_util.tree_map(lambda a: a.astype(images.dtype), params)
     theta = np.asarray(kernels.entk(apply_fn, params, images, method=method), np.float64)
     k_limit = _conv_limit(depth, *architecture, n, data_seed, str(images.dtype))

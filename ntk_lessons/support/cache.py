@@ -1,13 +1,14 @@
 """A small on-disk cache for sweep results: one JSON file per computed point, never stale.
 
-Each entry is keyed by a SHA-256 hash of three things, all added here and only here:
+Each entry is keyed by a SHA-256 hash of four things, all added here and only here:
 
 * the point's configuration (every argument that changes the result, as JSON);
 * a fingerprint of the code that computes it (:func:`code_fingerprint`: a hash of the
   source of every ``.py`` file of the package, computed once per process), so editing a
   driver, or pulling a fix, recomputes the points instead of showing old numbers;
 * jax's 64-bit flag, because jax draws initial weights in float64 when it is on: another
-  network, even for float32 inputs.
+  network, even for float32 inputs;
+* the seed offset (``NTK_LESSONS_SEED_OFFSET``, ``config.seed_offset``): other seeds, other networks.
 
 Entries are written atomically (a temporary file in the same folder, then ``os.replace``),
 so an interrupted sweep loses only the point it was computing and a re-run resumes from the
@@ -29,7 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import float64_enabled
+from .config import float64_enabled, seed_offset
 
 CACHE_ENV_VAR = "NTK_LESSONS_CACHE_DIR"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the ntk_lessons folder
@@ -64,7 +65,7 @@ def full_key(config: dict) -> dict:
         roundtrip = json.loads(json.dumps(config, sort_keys=True))
     except TypeError as err:
         raise TypeError(f"config must be JSON-serialisable (numbers, strings, lists, dicts): {err}") from None
-    return {"config": roundtrip, "code": code_fingerprint(), "x64": float64_enabled()}
+    return {"config": roundtrip, "code": code_fingerprint(), "x64": float64_enabled(), "seed_offset": seed_offset()}
 
 
 def key_of(config: dict) -> str:

@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from ..core import checks
+from . import config
 
 DIGITS_SHA256 = "1dc781c8fe699ce12f056a510e6dd518c795428f089effc1a3e2eec0f3ece269"
 DATA_DIR_ENV_VAR = "NTK_LESSONS_DATA_DIR"
@@ -69,7 +70,7 @@ def digits_inputs(
     keep = np.flatnonzero(labels < out_dim)
     if n > keep.size:
         raise ValueError(f"n={n} exceeds the {keep.size} digits with labels below {out_dim}")
-    rng = np.random.default_rng(seed)
+    rng = config.rng(seed)  # shifted by NTK_LESSONS_SEED_OFFSET
     idx = rng.choice(keep, size=n, replace=False)
     x = images[idx].reshape(n, -1).astype(np.float64)
     x = x - x.mean(axis=1, keepdims=True)

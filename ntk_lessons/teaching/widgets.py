@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core import approximations, blocks, kernels, readout
+from ..support import config
 from . import plots
 
 
@@ -28,7 +29,7 @@ def block_structure_figure(x: np.ndarray, width: int, seed: int, *, order: str =
     (sample-major ticks). The title states the setup. Returns ``(figure, decomposition)``.
     Cost: one structured eNTK on x.
     """
-    dec = readout.decompose_at_init(x, width, seed, **model)
+    dec = readout.decompose_at_init(x, width, config.lesson_seed(seed), **model)
     share = float(blocks.offdiagonal_share(dec.full))
     depth, out_dim = model.get("depth", 2), dec.body.shape[-1]
     setup = (f"N = {len(x)} inputs, O = {out_dim}, {depth} hidden layers, σw = {model.get('W_std', 1.0):g}, "
@@ -44,6 +45,7 @@ def block_structure_scale(x: np.ndarray, widths: Sequence[int], seed: int = 0, *
     over those widths of the eNTK's largest |entry| at ``seed``. The narrowest networks' extremes
     exceed it and are clipped (the colour bar shows arrows) rather than washing out every other
     width. Cost: len(widths) structured eNTKs."""
+    seed = config.lesson_seed(seed)
     return float(np.median([np.abs(readout.decompose_at_init(x, w, seed, **model).full).max() for w in widths]))
 
 

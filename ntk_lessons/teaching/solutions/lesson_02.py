@@ -12,6 +12,7 @@ import jax.flatten_util
 import numpy as np
 
 from ...core import blocks, kernels, models, readout
+from ...support import config
 from ...teaching import exercises
 from ...teaching.exercises import Exercise, Verdict
 
@@ -88,7 +89,7 @@ def _judge_architecture(answer, c, exercise: Exercise) -> Verdict:
         )
     shares = []
     for seed in (5, 6):  # two draws of the weights: "for every draw", not by luck
-        _, params = init_fn(jax.random.PRNGKey(seed), np.shape(c.x))
+        _, params = init_fn(config.key(seed), np.shape(c.x))
         params = jax.tree_util.tree_map(lambda a: a.astype(np.asarray(c.x).dtype), params)
         theta = kernels.entk(apply_fn, params, c.x, method="jacobian")  # generic autodiff, no formula
         shares.append(float(blocks.offdiagonal_share(theta)))
