@@ -28,7 +28,7 @@ ALLOWED = {
     "": set(),  # ntk_lessons/__init__.py imports nothing of the package
 }
 LAZY = {"lessons": {"reference"}}  # allowed only inside a function: neural-tangents is needed there, not at import
-CORE_THIRD_PARTY = {"jax", "numpy", "tqdm"}
+CORE_THIRD_PARTY = {"jax", "numpy", "tqdm", "IPython"}  # IPython: core.progress displays its bar in a notebook
 
 
 def module_name(path: Path) -> str:

@@ -18,8 +18,9 @@ Holds
     training        a plain-JAX training loop with checkpoints; kernel movement
     memory          byte estimates and the guard that refuses oversized kernels
     cost            XLA's flop and peak-memory accounting of a compiled kernel program
+    progress        ``progress_bar``: tqdm.auto, ending as one line of text in saved notebooks
 
-May import: jax, numpy and other modules of ``core`` -- nothing else of the package, and never
+May import: jax, numpy, tqdm (IPython for progress in a notebook) and other modules of ``core`` -- nothing else of the package, and never
 neural-tangents, so the core keeps working on the newest jax. Every other layer may import it
 (``support`` only ``checks``).
 """
@@ -35,6 +36,7 @@ from . import (
                linearization,
                memory,
                models,
+               progress,
                readout,
                regression,
                structured,
@@ -42,4 +44,4 @@ from . import (
 )
 
 __all__ = ["approximations", "blocks", "checks", "cost", "dynamics", "infinite", "kernels", "linearization",
-           "memory", "models", "readout", "regression", "structured", "training"]
+           "memory", "models", "progress", "readout", "regression", "structured", "training"]

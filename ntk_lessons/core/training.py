@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from tqdm.auto import tqdm
+from .progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 
 from . import checks, kernels
 

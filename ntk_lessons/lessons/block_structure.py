@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
+from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 
 from ..core import blocks, readout
 from ..support import config

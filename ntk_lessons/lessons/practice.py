@@ -37,7 +37,7 @@ from typing import Any, Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
+from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 
 from ..core import approximations, checks, cost, infinite, kernels, models, regression, training
 from ..support import cache, config, data

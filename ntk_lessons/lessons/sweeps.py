@@ -11,7 +11,7 @@ import functools
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
+from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 
 from ..core import checks
 from ..support import cache

@@ -42,7 +42,7 @@ import time
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
+from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 
 from ..analysis import loglog_slope, values_by_seed
 from ..core import blocks, checks, dynamics, infinite, kernels, training
