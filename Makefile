@@ -14,7 +14,15 @@ LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 SITE   ?= build/site
 
-.PHONY: setup lab notebooks test test-unit test-notebooks test-seeds test-newest-jax test-notebooks-newest-jax lint site site-test readme-figures lock clean
+# Test speed (issue 16): unit tests on PYTEST_WORKERS processes (pytest-xdist); XLA programs compiled once per
+# machine and reused by every test process and notebook kernel (JAX's persistent compilation cache); a few
+# derandomised hypothesis examples per property (profile "ci"; `make test-thorough` draws many).
+PYTEST_WORKERS ?= 2
+JAX_CACHE := $(CURDIR)/build/jax-cache
+TEST_ENV = JAX_COMPILATION_CACHE_DIR=$(JAX_CACHE) JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
+	JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
+
+.PHONY: setup lab notebooks test test-unit test-notebooks test-thorough test-seeds test-newest-jax test-notebooks-newest-jax lint site site-test readme-figures lock clean
 
 setup: $(STAMP)
 
@@ -46,12 +54,16 @@ notebooks: $(STAMP)
 test: test-unit test-notebooks
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest -m "not notebooks and not site" tests
+	$(TEST_ENV) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not notebooks and not site" tests
+
+## The unit tests with many random examples per property test (hypothesis profile "thorough"): before a release.
+test-thorough: $(STAMP)
+	HYPOTHESIS_PROFILE=thorough $(TEST_ENV) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not notebooks and not site" tests
 
 ## Each notebook in a fresh kernel ("Restart & run all", nbval), then twice in one kernel (tests/test_notebooks_rerun.py).
 test-notebooks: $(STAMP)
-	NTK_LESSONS_QUICK=$(TEST_QUICK) $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=$(NBVAL_TIMEOUT) notebooks
-	NBVAL_TIMEOUT=$(NBVAL_TIMEOUT) $(BIN)/python -m pytest -m notebooks tests
+	NTK_LESSONS_QUICK=$(TEST_QUICK) $(TEST_ENV) $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=$(NBVAL_TIMEOUT) notebooks
+	NBVAL_TIMEOUT=$(NBVAL_TIMEOUT) $(TEST_ENV) $(BIN)/python -m pytest -m notebooks tests
 
 ## Every notebook under nbval (quick mode) for three seed offsets: every check cell must hold for any seed.
 SEED_OFFSETS ?= 1 2 3
@@ -62,12 +74,12 @@ test-seeds: $(STAMP)
 
 ## The package core's unit tests on the newest jax, without neural-tangents.
 test-newest-jax: $(STAMP_NEWEST)
-	$(VENV_NEWEST)/bin/python -m pytest -m "not neural_tangents and not notebooks and not site" tests
+	$(TEST_ENV) $(VENV_NEWEST)/bin/python -m pytest -n $(PYTEST_WORKERS) -m "not neural_tangents and not notebooks and not site" tests
 
 ## Every notebook under nbval on the newest jax, without neural-tangents (its cross-check cells print one skip line).
 ## Its own sweep cache: these sweeps must run on the newest jax, not be read from the pinned run's cache.
 test-notebooks-newest-jax: $(STAMP_NEWEST)
-	NTK_LESSONS_QUICK=$(TEST_QUICK) NTK_LESSONS_CACHE_DIR=$(CURDIR)/build/cache-newest-jax \
+	NTK_LESSONS_QUICK=$(TEST_QUICK) NTK_LESSONS_CACHE_DIR=$(CURDIR)/build/cache-newest-jax $(TEST_ENV) \
 		$(VENV_NEWEST)/bin/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NBVAL_TIMEOUT) notebooks
 
 ## The course as static HTML in build/site/ (index with the lesson map + one page per lesson), from `make notebooks`.

@@ -1,12 +1,24 @@
-"""Shared fixtures. Tests run with float64 enabled and choose each array's dtype explicitly."""
+"""Shared fixtures. Tests run with float64 enabled and choose each array's dtype explicitly.
+
+Property tests (hypothesis) draw as many examples as the profile in force says: "ci" (the default: a few
+derandomised examples, the same every run, so CI stays fast and reproducible) or "thorough" (many random
+examples: ``make test-thorough``, or ``HYPOTHESIS_PROFILE=thorough``).
+"""
+
+import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from ntk_lessons.core import models
 from ntk_lessons.support import config
+
+settings.register_profile("ci", max_examples=6, derandomize=True, deadline=None)
+settings.register_profile("thorough", max_examples=60, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 config.enable_float64()  # the one documented switch (jax_enable_x64), before any array is created
 

@@ -149,7 +149,7 @@ def test_wide_mlp_entk_is_close_to_the_infinite_ntk_times_identity():
     assert relative_frobenius(narrow, limit) > 0.3  # width matters: this test can fail
 
 
-@settings(max_examples=15, deadline=None)
+@settings(deadline=None)  # examples: the hypothesis profile (conftest)
 @given(
     x=hnp.arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 4)),
                  elements=st.floats(-3, 3, allow_subnormal=False)),

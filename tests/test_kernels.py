@@ -74,7 +74,7 @@ def test_pntk_equals_gradient_of_scaled_sum_by_hand():
     assert max_rel_err(kernels.pntk(apply_fn, params, x), flat @ flat.T) < 1e-12
 
 
-@settings(max_examples=15, deadline=None)
+@settings(deadline=None)  # examples: the hypothesis profile (conftest)
 @given(
     n1=st.integers(1, 5),
     n2=st.integers(1, 4),

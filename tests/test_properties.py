@@ -19,7 +19,7 @@ from ntk_lessons.core import infinite, kernels, models, readout
 
 from conftest import make_inputs
 
-SETTINGS = settings(max_examples=15, deadline=None, derandomize=True)
+SETTINGS = settings(deadline=None)  # how many examples: the hypothesis profile (tests/conftest.py)
 REL = 1e-10  # float64: the methods sum the same products in other orders
 
 

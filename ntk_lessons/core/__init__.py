@@ -20,8 +20,9 @@ Holds
     cost            XLA's flop and peak-memory accounting of a compiled kernel program
     progress        ``progress_bar``: tqdm.auto, ending as one line of text in saved notebooks
 
-May import: jax, numpy, tqdm (IPython for progress in a notebook) and other modules of ``core`` -- nothing else of the package, and never
-neural-tangents, so the core keeps working on the newest jax. Every other layer may import it
+May import: jax, numpy, tqdm (IPython for progress in a notebook) and other modules of ``core`` --
+nothing else of the package, and never neural-tangents, so the core keeps working on the newest jax.
+Every other layer may import it
 (``support`` only ``checks``).
 """
 

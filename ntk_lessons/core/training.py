@@ -37,9 +37,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from .progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 
 from . import checks, kernels
+from .progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 
 LOSSES = ("mse", "cross_entropy")
 OPTIMIZERS = ("sgd", "adam")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 
 from ..core import blocks, readout
+from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 from ..support import config
 
 

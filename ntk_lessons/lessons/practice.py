@@ -37,9 +37,9 @@ from typing import Any, Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 
 from ..core import approximations, checks, cost, infinite, kernels, models, regression, training
+from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 from ..support import cache, config, data
 
 N_DIGITS = 1797

@@ -22,10 +22,10 @@ from typing import Any, Callable, Iterable, Sequence
 
 import jax
 import numpy as np
-from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 
 from ..analysis import loglog_slope
 from ..core import checks, cost, kernels, memory, models
+from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 from ..support import config, data, timing
 
 

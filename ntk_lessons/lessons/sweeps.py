@@ -11,9 +11,9 @@ import functools
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
-from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 
 from ..core import checks
+from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 from ..support import cache
 from .networks import DigitsNetwork, split_fields
 

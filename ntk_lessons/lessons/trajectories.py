@@ -42,10 +42,10 @@ import time
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
-from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 
 from ..analysis import loglog_slope, values_by_seed
 from ..core import blocks, checks, dynamics, infinite, kernels, training
+from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one line in saved notebooks
 from ..support import cache
 from . import sweeps
 from .networks import DigitsNetwork
