@@ -14,7 +14,8 @@ LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 SITE   ?= build/site
 
-# Test speed (issue 16): unit tests on PYTEST_WORKERS processes (pytest-xdist); XLA programs compiled once per
+# Test speed (issue 16): tests on PYTEST_WORKERS processes (pytest-xdist; a notebook's cells stay on one worker,
+# --dist loadfile, so two lessons run side by side in two kernels); XLA programs compiled once per
 # machine and reused by every test process and notebook kernel (JAX's persistent compilation cache); a few
 # derandomised hypothesis examples per property (profile "ci"; `make test-thorough` draws many).
 PYTEST_WORKERS ?= 2
@@ -62,15 +63,17 @@ test-thorough: $(STAMP)
 
 ## Each notebook in a fresh kernel ("Restart & run all", nbval), then twice in one kernel (tests/test_notebooks_rerun.py).
 test-notebooks: $(STAMP)
-	NTK_LESSONS_QUICK=$(TEST_QUICK) $(TEST_ENV) $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=$(NBVAL_TIMEOUT) notebooks
-	NBVAL_TIMEOUT=$(NBVAL_TIMEOUT) $(TEST_ENV) $(BIN)/python -m pytest -m notebooks tests
+	NTK_LESSONS_QUICK=$(TEST_QUICK) $(TEST_ENV) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile \
+		--nbval-lax --nbval-cell-timeout=$(NBVAL_TIMEOUT) notebooks
+	NBVAL_TIMEOUT=$(NBVAL_TIMEOUT) $(TEST_ENV) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m notebooks tests
 
 ## Every notebook under nbval (quick mode) for three seed offsets: every check cell must hold for any seed.
 SEED_OFFSETS ?= 1 2 3
 test-seeds: $(STAMP)
 	set -e; for offset in $(SEED_OFFSETS); do echo "== NTK_LESSONS_SEED_OFFSET=$$offset"; \
-		NTK_LESSONS_SEED_OFFSET=$$offset NTK_LESSONS_QUICK=1 NTK_LESSONS_CACHE_DIR=$(CURDIR)/build/cache-seeds \
-		$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=$(NBVAL_TIMEOUT) notebooks; done
+		NTK_LESSONS_SEED_OFFSET=$$offset NTK_LESSONS_QUICK=1 NTK_LESSONS_CACHE_DIR=$(CURDIR)/build/cache-seeds $(TEST_ENV) \
+		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax --nbval-cell-timeout=$(NBVAL_TIMEOUT) \
+		notebooks; done
 
 ## The package core's unit tests on the newest jax, without neural-tangents.
 test-newest-jax: $(STAMP_NEWEST)
@@ -80,7 +83,8 @@ test-newest-jax: $(STAMP_NEWEST)
 ## Its own sweep cache: these sweeps must run on the newest jax, not be read from the pinned run's cache.
 test-notebooks-newest-jax: $(STAMP_NEWEST)
 	NTK_LESSONS_QUICK=$(TEST_QUICK) NTK_LESSONS_CACHE_DIR=$(CURDIR)/build/cache-newest-jax $(TEST_ENV) \
-		$(VENV_NEWEST)/bin/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NBVAL_TIMEOUT) notebooks
+		$(VENV_NEWEST)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=$(NBVAL_TIMEOUT) notebooks
 
 ## The course as static HTML in build/site/ (index with the lesson map + one page per lesson), from `make notebooks`.
 site: notebooks
