@@ -32,10 +32,10 @@ def problem():
 
 # ---------------------------------------------------------------- dynamics.mse_trajectory(discrete=True)
 
-@pytest.mark.parametrize("edge_fraction", [0.005, 0.4, 0.5, 0.75, 0.99, 1.3])
-def test_discrete_steps_equal_the_iterated_one_step_formula(problem, edge_fraction):
+@pytest.mark.parametrize("threshold_fraction", [0.005, 0.4, 0.5, 0.75, 0.99, 1.3])
+def test_discrete_steps_equal_the_iterated_one_step_formula(problem, threshold_fraction):
     p = problem
-    lr = edge_fraction * 2 / np.linalg.eigvalsh(p["k"])[-1]
+    lr = threshold_fraction * 2 / np.linalg.eigvalsh(p["k"])[-1]
     times = np.array([0, 1, 2, 5, 30])
     out = dynamics.mse_trajectory(p["k"], p["y"], p["f0"], times, lr=lr, k_test_train=p["k_test"],
                                   f0_test=p["f0_test"], discrete=True)
@@ -300,7 +300,8 @@ def test_lesson_06_figures_are_labelled(tiny_points, tmp_path, monkeypatch):
     ax = plots.prediction_error_vs_movement({"a": ([0.1, 0.2], [0.05, 0.1])}, title="t", ylabel="error")
     assert ax.get_xlabel().startswith("kernel movement") and ax.get_legend() is not None
     study = trajectories.LookAheadStudy(
-        network=DigitsNetwork(width=8, seed=0), edge_fraction=0.25, steps=10, lr=0.1, n_train=4, n_test=2, n_pool=3,
+        network=DigitsNetwork(width=8, seed=0), threshold_fraction=0.25, steps=10, lr=0.1, n_train=4, n_test=2,
+        n_pool=3,
         actual_loss_change=[-1.0, 0.5], predicted_loss_change=[-0.9, 0.1, 0.4], candidates=[0, 2],
         entk_loss_change=[-0.95, 0.45], pntk_change_error=[0.1, 0.2], entk_change_error=[0.1, 0.1],
         rank_correlation=1.0, loss_change_correlation=0.99, pntk_seconds_per_candidate=0.01,
@@ -311,3 +312,77 @@ def test_lesson_06_figures_are_labelled(tiny_points, tmp_path, monkeypatch):
     fig, run = widgets.training_figure(trajectories.cached_point, 16, 0.25, "ntk", **TINY)
     assert "kernel movement" in fig._suptitle.get_text() and run.width == 16
     matplotlib.pyplot.close("all")
+
+
+def _study(**changes):
+    fields = dict(
+        network=DigitsNetwork(width=8, seed=0), threshold_fraction=0.25, steps=10, lr=0.1, n_train=4, n_test=2,
+        n_pool=3, actual_loss_change=[-1.0, 0.5], predicted_loss_change=[-0.9, 0.1, 0.4], candidates=[0, 2],
+        entk_loss_change=[-0.95, 0.45], pntk_change_error=[0.1, 0.2], entk_change_error=[0.1, 0.1],
+        rank_correlation=1.0, loss_change_correlation=0.99, pntk_seconds_per_candidate=0.01,
+        entk_seconds_per_candidate=0.5, retrain_seconds_per_candidate=2.0, pntk_kernel_seconds=1.0)
+    return trajectories.LookAheadStudy(**(fields | changes))
+
+
+def test_look_ahead_speedup_includes_the_one_off_kernel_cost():
+    study = _study()
+    assert study.speedup() == pytest.approx(3 * 2.0 / (1.0 + 3 * 0.01))            # the whole pool of 3
+    assert study.speedup(100) == pytest.approx(100 * 2.0 / (1.0 + 100 * 0.01))
+    assert study.speedup(10**9) == pytest.approx(2.0 / 0.01, rel=1e-6)               # per candidate alone
+    with pytest.raises(ValueError, match="candidates"):
+        study.speedup(0)
+
+
+def test_correlation_lower_bound_is_fisher_z_and_low_for_few_pairs():
+    r, n = 0.9, 8
+    want = np.tanh(np.arctanh(r) - 1.6449 / np.sqrt(n - 3))
+    assert trajectories.correlation_lower_bound(r, n) == pytest.approx(want, rel=1e-4)
+    assert trajectories.correlation_lower_bound(0.9, 4) < 0.2                       # 4 points pin down little
+    assert trajectories.correlation_lower_bound(0.9, 100) > 0.85
+    for args, name in [((0.9, 3), "n"), ((1.0, 10), "r"), ((0.5, 10, 0.3), "level")]:
+        with pytest.raises(ValueError, match=name):
+            trajectories.correlation_lower_bound(*args)
+
+
+def test_look_ahead_figure_rug_on_the_predicted_axis_and_readable_log_ticks():
+    study = _study()
+    fig = plots.look_ahead_agreement(study, title="look")
+    ax, bar_ax = fig.axes
+    rug = next(line for line in ax.lines if "rug" in str(line.get_label()))
+    x, y = rug.get_data()
+    assert np.ptp(x) == 0 and sorted(y) == sorted(study.predicted_loss_change)     # along the y axis ("predicted")
+    assert "predicted" in ax.get_ylabel()
+    low, high = bar_ax.get_ylim()
+    ticks = [t for t in bar_ax.get_yticks() if low <= t <= high]
+    assert len(ticks) >= 3 and low <= 0.01 / 1.5 and high >= 2.0                    # every bar inside, labelled ticks
+    matplotlib.pyplot.close("all")
+
+
+def test_readable_log_axes_puts_every_point_between_labelled_ticks():
+    fig, ax = matplotlib.pyplot.subplots()
+    ax.loglog([64, 256, 1024], [0.2, 0.09, 0.045], "o")
+    plots.readable_log_axes(ax, [64, 256, 1024])
+    low, high = ax.get_ylim()
+    ticks = [t for t in ax.get_yticks() if low * (1 - 1e-9) <= t <= high * (1 + 1e-9)]
+    assert len(ticks) >= 3 and low <= 0.045 and high >= 0.2
+    matplotlib.pyplot.close("all")
+
+
+def test_trajectory_figure_labels_both_logits(tiny_points):
+    fig = plots.training_trajectories([tiny_points["ntk"]], title="setup")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert any("true class" in t for t in texts) and any("→ 0" in t for t in texts)
+    matplotlib.pyplot.close("all")
+
+
+def test_largest_stable_step_exercise_tells_structure_from_constant(exercise_context):
+    k = np.asarray(exercise_context["k"], np.float64)
+    lam = np.linalg.eigvalsh(k)
+    right = exercises.reference_answer("06.largest_stable_step", k=k)
+    assert right == pytest.approx(2 / lam[-1]) and exercises.evaluate("06.largest_stable_step", right, k=k).passed
+    for answer, mistake, phrase in [(1 / lam[-1], "structure", "1/λmax"), (2 / lam[0], "structure", "wrong end"),
+                                    (4 / lam[-1], "constant", "2 times"), (-2 / lam[-1], "sign", "wrong sign"),
+                                    (1.5 / lam[-1], "structure", "converges"), (3 / lam[-1], "structure", "diverge"),
+                                    (np.ones(2), "type", "float")]:
+        verdict = exercises.evaluate("06.largest_stable_step", answer, k=k)
+        assert verdict.mistake == mistake and phrase in verdict.message, verdict.message

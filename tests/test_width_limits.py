@@ -312,3 +312,111 @@ def test_conv_point_compares_with_the_infinite_cnn_kernel(cache_dir):
     assert width_limits.limit_errors(theta, k)["entk_vs_limit"] == pytest.approx(value["entk_vs_limit"], rel=1e-6)
     records = width_limits.conv_sweep([2, 4], [0], n=4, out_dim=3, progress=False)
     assert len(records) == 2 * len(width_limits.LIMIT_METRICS) and len(list(cache_dir.glob("*.json"))) == 2
+
+
+# ----------------------------------------------------------------------------- issue 18: norms, ratio formula, slopes
+
+
+def test_spectral_errors_match_dense_operator_norms():
+    o, k = 3, psd(5, seed=4)
+    sym = rng.normal(size=(5, 5, o, o))
+    sym = (sym + sym.transpose(1, 0, 3, 2)) / 2                      # Θ(x, x')_jk = Θ(x', x)_kj: a symmetric kernel
+    theta = k[:, :, None, None] * np.eye(o) + 0.05 * sym
+    e = width_limits.limit_errors(theta, k)
+    flat = lambda t: np.transpose(t, (0, 2, 1, 3)).reshape(5 * o, 5 * o)  # noqa: E731
+    top = np.linalg.eigvalsh(k)[-1]
+    pntk = approximations.from_entk(theta, "pntk")
+    want_limit = np.linalg.norm(flat(theta) - np.kron(k, np.eye(o)), 2) / top
+    want_pntk = np.linalg.norm(flat(theta) - np.kron(pntk, np.eye(o)), 2) / top
+    assert e["spectral_vs_limit"] == pytest.approx(want_limit, rel=1e-10)
+    assert e["spectral_vs_pntk"] == pytest.approx(want_pntk, rel=1e-10)
+    assert e["spectral_ratio"] == pytest.approx(want_pntk / want_limit, rel=1e-10)
+    lam = np.linalg.eigvalsh(flat(theta))[-1]
+    assert e["lambda_max_error_limit"] == pytest.approx(abs(lam - top) / top, rel=1e-10)
+    assert e["lambda_max_error_pntk"] == pytest.approx(abs(lam - np.linalg.eigvalsh(pntk)[-1]) / top, rel=1e-10)
+    # rectangular kernels (test x train) have no spectral metrics
+    assert "spectral_ratio" not in width_limits.limit_errors(theta[:3], k[:3])
+
+
+def test_total_ratio_formula_limits_and_simulation():
+    # diagonal ratio 1 (q = 1 - 2/O): no difference anywhere
+    assert width_limits.total_ratio_from_diagonal(1.0, 10) == pytest.approx(1.0, rel=1e-12)
+    # many outputs: the off-diagonal blocks dominate, the ratio tends to 1
+    assert width_limits.total_ratio_from_diagonal(0.5, 1000) > 0.99
+    # the total ratio lies between the diagonal ratio and 1
+    r = np.array([0.3, 0.6, 0.9])
+    total = width_limits.total_ratio_from_diagonal(r, 10)
+    assert np.all(total > r) and np.all(total < 1)
+    # a simulation of the model of lesson 04, section 4 (one entry, x = x'): common part G, column-specific E,
+    # symmetric (E_jk = E_kj, as w_j^T A w_k with A symmetric), Var E_jk = γ Var E_jj with γ = 1/2 (Gaussian readout)
+    gen, o, q, gamma, m = np.random.default_rng(1), 5, 2.0, 0.5, 20000
+    g = gen.normal(size=(m, 1, 1)) * math.sqrt(q)
+    e = np.triu(gen.normal(size=(m, o, o)), 1) * math.sqrt(gamma)
+    e = e + e.transpose(0, 2, 1)
+    e[:, np.arange(o), np.arange(o)] = gen.normal(size=(m, o))
+    theta = g * np.eye(o) + e                                          # Θ − Θ_∞ ⊗ I for one entry, m draws
+    pntk = theta.sum(axis=(1, 2)) / o
+    d_inf = (theta**2).sum(axis=(1, 2)).mean()
+    d_pntk = ((theta - pntk[:, None, None] * np.eye(o)) ** 2).sum(axis=(1, 2)).mean()
+    diag = np.diagonal(theta, axis1=1, axis2=2)
+    r_diag = math.sqrt(((diag - pntk[:, None]) ** 2).sum(1).mean() / (diag**2).sum(1).mean())
+    predicted = width_limits.total_ratio_from_diagonal(r_diag, o, gamma)
+    assert predicted == pytest.approx(math.sqrt(d_pntk / d_inf), abs=0.02)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: width_limits.total_ratio_from_diagonal(0.5, 1), "out_dim"),
+    (lambda: width_limits.total_ratio_from_diagonal(-0.5, 10), "diagonal_ratio"),
+    (lambda: width_limits.total_ratio_from_diagonal(0.5, 10, gamma=0), "gamma"),
+    (lambda: width_limits.slope_interval([1, 2], np.ones((3, 2))), "values_by_seed"),
+    (lambda: width_limits.slope_interval([1, 2], -np.ones((2, 2))), "values_by_seed"),
+])
+def test_new_functions_reject_bad_inputs_naming_the_argument(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_slope_interval_is_exact_for_power_laws_and_honest_with_one_seed():
+    widths = np.array([16.0, 64.0, 256.0])
+    values = np.stack([widths**-0.5 * c for c in (1.0, 1.3, 0.8)], axis=1)
+    fit = width_limits.slope_interval(widths, values)
+    assert fit.slope == pytest.approx(-0.5, abs=1e-12) and fit.low == pytest.approx(-0.5, abs=1e-9)
+    assert fit.n_seeds == 3 and "t-interval over 3 seeds" in fit.text()
+    noisy = values * np.array([[1.0, 1.1, 0.9], [1.0, 0.9, 1.1], [1.0, 1.05, 0.95]])
+    wide = width_limits.slope_interval(widths, noisy)
+    assert wide.low < wide.slope < wide.high
+    one = width_limits.slope_interval(widths, values[:, :1])
+    assert math.isnan(one.low) and "1 seed: no interval" in one.text()
+
+
+def test_distance_comparison_table_has_the_spectral_columns():
+    records = []
+    for w in (8, 16):
+        for s in (0, 1):
+            values = dict(entk_vs_pntk=0.1 / w, entk_vs_limit=0.12 / w, distance_ratio=0.8, diagonal_distance_ratio=0.6,
+                          spectral_ratio=0.9, lambda_max_error_pntk=0.01, lambda_max_error_limit=0.02)
+            records += [dict(model="mlp", width=w, seed=s, metric=m, value=v) for m, v in values.items()]
+    comparison = width_limits.distance_comparison(records)
+    assert comparison.spectral_ratio.shape == (2, 2)
+    assert "operator-norm ratio" in comparison.table() and "0.90" in comparison.table()
+
+
+# ----------------------------------------------------------------------------- exercise 3
+
+
+def test_total_ratio_exercise_tells_structure_from_constant():
+    from ntk_lessons.teaching.solutions import lesson_04
+
+    ctx = dict(diagonal_ratio=0.64)
+    right = lesson_04._total_ratio
+    assert exercises.evaluate("04.total_ratio", right, **ctx).passed
+    assert right(0.64, 10, 0.5) == pytest.approx(float(width_limits.total_ratio_from_diagonal(0.64, 10)), rel=1e-12)
+    cases = [(lambda r, o, g: r, "structure", "off-diagonal"),
+             (lambda r, o, g: right(r, o, g) ** 2, "structure", "square root"),
+             (lambda r, o, g: 2 * right(r, o, g), "constant", "2 times"),
+             (lambda r, o, g: -right(r, o, g), "sign", "wrong sign"),
+             (lambda r, o, g: None, "none", "forget `return`"),
+             (0.84, "type", "function")]
+    for answer, mistake, phrase in cases:
+        verdict = exercises.evaluate("04.total_ratio", answer, **ctx)
+        assert verdict.mistake == mistake and phrase in verdict.message, verdict.message

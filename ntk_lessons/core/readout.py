@@ -16,7 +16,12 @@ parameter of unit gradient):
 
     Theta = [phi(x).phi(x') + 1] I_O + [w_j^T A w_k]_{jk},
 
-so the readout term grows like n while the body term stays of order 1 (lesson 03).
+so the readout term is a sum of n order-one terms and grows like n. How the body term grows
+depends on which widths grow (lesson 03): with only the last hidden width n growing and the
+layers below fixed, the body's part from the layers below stays of order 1, but the last
+layer's own weights contribute a diagonal of order n_1 (the width below it), not of order 1;
+with every hidden layer widening together (n_1 = n) that own-layer term grows like n too, so
+the body does *not* stay of order 1 -- only the readout term is exactly proportional to I_O.
 """
 
 from __future__ import annotations

@@ -11,8 +11,10 @@ linearised model f_{t+1} = f_t - lr K (f_t - y), nothing else approximated):
 
 All three start from the network's own outputs at initialisation f_0. The step size is set
 relative to the largest eigenvalue of the network's eNTK at initialisation on the training
-inputs: ``lr = edge_fraction * 2 / lambda_max``; 2 / lambda_max is the largest step for which
-the linearised model converges (its steps multiply the top mode by 1 - lr lambda_max).
+inputs: ``lr = threshold_fraction * 2 / lambda_max``; 2 / lambda_max is the largest step for which
+the linearised model converges (its steps multiply the top mode by 1 - lr lambda_max): its
+linear-stability threshold eta_c (not Cohen et al.'s "edge of stability", which is about the
+network's sharpness during training).
 
 How far a prediction is from the network (:func:`trajectory_error`): over the recorded steps
 t > 0,
@@ -49,6 +51,7 @@ from ..core.progress import progress_bar as tqdm  # tqdm.auto, ending as one lin
 from ..support import cache
 from . import sweeps
 from .networks import DigitsNetwork
+from .width_limits import SlopeInterval, slope_interval  # noqa: F401 -- re-exported for lesson 06
 
 PREDICTORS = ("entk", "pntk", "infinite")
 SPLITS = ("train", "test")
@@ -169,8 +172,8 @@ class Traces:
 class TrajectoryPoint:
     """One network trained by gradient descent, and its run predicted by each kernel (:func:`trajectory_point`).
 
-    Setup: ``network`` (:class:`DigitsNetwork`), ``edge_fraction``, ``steps``, ``n_train``,
-    ``n_test``; ``lr`` = edge_fraction * 2 / ``lambda_max`` (the eNTK's at initialisation on the
+    Setup: ``network`` (:class:`DigitsNetwork`), ``threshold_fraction``, ``steps``, ``n_train``,
+    ``n_test``; ``lr`` = threshold_fraction * 2 / ``lambda_max`` (the eNTK's at initialisation on the
     training inputs); ``lambda_max_final``: the same at the last step.
     Results: ``times`` (T,) the recorded steps; ``metrics`` {name: float} -- ``error_{train,test}_{predictor}``
     (:func:`trajectory_error` against the network), ``gap_{train,test}`` (pNTK's prediction against
@@ -182,7 +185,7 @@ class TrajectoryPoint:
     """
 
     network: DigitsNetwork
-    edge_fraction: float
+    threshold_fraction: float
     steps: int
     n_train: int
     n_test: int
@@ -198,6 +201,13 @@ class TrajectoryPoint:
     @property
     def width(self) -> int:
         return self.network.width
+
+    def speedup(self, candidates: int | None = None) -> float:
+        """Retraining ``candidates`` times (default: the whole pool) over the pNTK's look-ahead for them,
+        *including* computing its kernels once: C t_retrain / (t_kernels + C t_pNTK)."""
+        c = self.n_pool if candidates is None else checks.positive_int(candidates, "candidates")
+        return c * self.retrain_seconds_per_candidate / (self.pntk_kernel_seconds
+                                                         + c * self.pntk_seconds_per_candidate)
 
     @property
     def seed(self) -> int:
@@ -236,7 +246,7 @@ def _traces(trajectory: np.ndarray, labels: np.ndarray, count: int) -> list[list
 def trajectory_point(
     network: DigitsNetwork,
     *,
-    edge_fraction: float = 0.25,
+    threshold_fraction: float = 0.25,
     steps: int = 100,
     n_train: int = 64,
     n_test: int = 64,
@@ -248,7 +258,7 @@ def trajectory_point(
     """Train one network and predict its run with each kernel; everything the lesson plots.
 
     ``network`` is measured on its first n_train + n_test digits (train: the first n_train). It
-    takes ``steps`` full-batch steps of ``lr = edge_fraction * 2 / lambda_max`` (lambda_max of its
+    takes ``steps`` full-batch steps of ``lr = threshold_fraction * 2 / lambda_max`` (lambda_max of its
     eNTK at initialisation on the training inputs); about ``time_points`` steps are recorded
     (:func:`time_grid`), the kernel movement at ``movement_points`` steps, the traces of the first
     ``trace_inputs`` inputs of each split. Returns a :class:`TrajectoryPoint`.
@@ -258,16 +268,16 @@ def trajectory_point(
     O((N O)^3) eigendecompositions; ``movement_points`` - 1 structured eNTKs on N inputs.
     """
     checks.require_float64("trajectories.trajectory_point")
-    edge_fraction = float(checks.nonnegative_float(edge_fraction, "edge_fraction"))
-    if edge_fraction == 0:
-        raise ValueError("edge_fraction must be > 0 (the step size as a fraction of 2 / lambda_max)")
+    threshold_fraction = float(checks.nonnegative_float(threshold_fraction, "threshold_fraction"))
+    if threshold_fraction == 0:
+        raise ValueError("threshold_fraction must be > 0 (the step size as a fraction of 2 / lambda_max)")
     steps = checks.positive_int(steps, "steps")
     apply_fn, params, x, y = network.build(n_train + n_test)
     x_train, y_train, x_test, y_test = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
     predictors = PREDICTORS if network.parameterization == "ntk" else ("entk", "pntk")
     init = init_kernels(apply_fn, params, x_train, x_test, predictors)
-    edge, lambda_max = largest_stable_lr(init["entk"].train)
-    lr = edge_fraction * edge
+    eta_c, lambda_max = largest_stable_lr(init["entk"].train)
+    lr = threshold_fraction * eta_c
     times = time_grid(steps, time_points)
     checkpoints = sorted({0, steps, *np.round(np.linspace(0, steps, movement_points)).astype(int).tolist()})
     run = training.train(apply_fn, params, x_train, y_train, steps=steps, lr=lr, x_test=x_test, y_test=y_test,
@@ -294,7 +304,7 @@ def trajectory_point(
         **{name: _traces(getattr(predicted[name], split), labels[split], trace_inputs) for name in predictors}})
         for split in SPLITS}
     return TrajectoryPoint(
-        network=network, edge_fraction=edge_fraction, steps=steps, n_train=n_train, n_test=n_test,
+        network=network, threshold_fraction=threshold_fraction, steps=steps, n_train=n_train, n_test=n_test,
         lr=lr, lambda_max=lambda_max, lambda_max_final=lambda_final, times=times.tolist(), metrics=metrics,
         movement_curve={str(k): v for k, v in movement.items()},
         loss={"network": outputs_loss(net["train"], y_train).tolist(),
@@ -336,14 +346,15 @@ def trajectory_sweep(widths: Sequence[int], seeds: Sequence[int], *, use_cache: 
     and the keyword arguments of :func:`trajectory_point`), each point cached on disk separately, with a
     tqdm bar. Returns the points, widths outer. Cost: len(widths) x len(seeds) points."""
     jobs = [_point_job(dict(point, width=w, seed=s)) for w, s in sweeps.grid(widths, seeds)]
-    desc = f"{point.get('parameterization', 'ntk')} param., step {point.get('edge_fraction', 0.25):g} x edge"
+    desc = f"{point.get('parameterization', 'ntk')} param., step {point.get('threshold_fraction', 0.25):g} x 2/λmax"
     return [TrajectoryPoint.from_json(p) for p in sweeps.run(jobs, use_cache=use_cache, progress=progress, desc=desc)]
 
 
 def tidy(points: Sequence[TrajectoryPoint]) -> list[dict]:
-    """One record per point and metric -- width, seed, parameterization, edge_fraction, metric,
+    """One record per point and metric -- width, seed, parameterization, threshold_fraction, metric,
     value -- for ``analysis.values_by_seed(records, metric=...)``."""
-    return [dict(width=p.width, seed=p.seed, parameterization=p.parameterization, edge_fraction=p.edge_fraction,
+    return [dict(width=p.width, seed=p.seed, parameterization=p.parameterization,
+                 threshold_fraction=p.threshold_fraction,
                  metric=m, value=v) for p in points for m, v in p.metrics.items()]
 
 
@@ -470,11 +481,27 @@ def rank_correlation(a: Any, b: Any) -> float:
     return float(ranks[0] @ ranks[1] / np.sqrt((ranks[0] @ ranks[0]) * (ranks[1] @ ranks[1])))
 
 
+def correlation_lower_bound(r: float, n: int, level: float = 0.95) -> float:
+    """One-sided lower confidence bound of a Pearson correlation ``r`` from ``n`` pairs (Fisher z:
+    atanh(r) ± z / sqrt(n − 3)); n ≥ 4. With few pairs it is low: 4 pairs cannot show much."""
+    n = checks.positive_int(n, "n")
+    if n < 4:
+        raise ValueError(f"n must be at least 4 pairs for Fisher's z, got {n}")
+    if not -1 < float(r) < 1:
+        raise ValueError(f"r must be in (-1, 1), got {r}")
+    if not 0.5 < float(level) < 1:
+        raise ValueError(f"level must be in (0.5, 1), got {level}")
+    z = {0.9: 1.2816, 0.95: 1.6449, 0.99: 2.3263}.get(round(float(level), 2))
+    if z is None:
+        raise ValueError("level must be 0.9, 0.95 or 0.99")
+    return float(np.tanh(np.arctanh(float(r)) - z / np.sqrt(n - 3)))
+
+
 @dataclasses.dataclass(frozen=True)
 class LookAheadStudy:
     """Look-ahead on one network (:func:`look_ahead_study`): the pNTK's predictions against retraining.
 
-    Setup: ``network``, ``edge_fraction``, ``steps``, ``lr``, ``n_train``, ``n_test``, ``n_pool``.
+    Setup: ``network``, ``threshold_fraction``, ``steps``, ``lr``, ``n_train``, ``n_test``, ``n_pool``.
     ``candidates`` (R,): the pool indices retrained, spread over the predicted test-loss changes;
     ``predicted_loss_change`` (n_pool,): the pNTK's predicted change of the test loss for every
     candidate; for the R retrained ones ``actual_loss_change``, ``entk_loss_change`` (the eNTK's
@@ -486,7 +513,7 @@ class LookAheadStudy:
     """
 
     network: DigitsNetwork
-    edge_fraction: float
+    threshold_fraction: float
     steps: int
     lr: float
     n_train: int
@@ -509,6 +536,13 @@ class LookAheadStudy:
     def width(self) -> int:
         return self.network.width
 
+    def speedup(self, candidates: int | None = None) -> float:
+        """Retraining ``candidates`` times (default: the whole pool) over the pNTK's look-ahead for them,
+        *including* computing its kernels once: C t_retrain / (t_kernels + C t_pNTK)."""
+        c = self.n_pool if candidates is None else checks.positive_int(candidates, "candidates")
+        return c * self.retrain_seconds_per_candidate / (self.pntk_kernel_seconds
+                                                         + c * self.pntk_seconds_per_candidate)
+
     def to_json(self) -> dict:
         """The study as JSON-ready dicts (what the disk cache stores)."""
         return dataclasses.asdict(self)
@@ -519,7 +553,7 @@ class LookAheadStudy:
         return cls(**dict(study, network=DigitsNetwork.from_key(study["network"])))
 
 
-def look_ahead_study(network: DigitsNetwork, *, edge_fraction: float = 0.25, steps: int = 100, n_train: int = 64,
+def look_ahead_study(network: DigitsNetwork, *, threshold_fraction: float = 0.25, steps: int = 100, n_train: int = 64,
                      n_test: int = 64, n_pool: int = 200, retrained: int = 4,
                      progress: bool = True) -> LookAheadStudy:
     """Look-ahead on one network (NTK parameterisation): pNTK predictions for the whole pool,
@@ -535,7 +569,7 @@ def look_ahead_study(network: DigitsNetwork, *, edge_fraction: float = 0.25, ste
     apply_fn, params, x, y = network.build(n_train + n_test + n_pool)
     split = np.split(np.arange(len(x)), [n_train, n_train + n_test])
     (x_train, x_test, x_pool), (y_train, y_test, y_pool) = ([a[i] for i in split] for a in (x, y))
-    lr = edge_fraction * largest_stable_lr(kernels.entk(apply_fn, params, x_train))[0]
+    lr = threshold_fraction * largest_stable_lr(kernels.entk(apply_fn, params, x_train))[0]
     data = (apply_fn, params, x_train, y_train, x_test, y_test, x_pool, y_pool)
     pool = look_ahead(*data, range(n_pool), lr=lr, steps=steps, kernel="pntk")
     chosen = spread_candidates(pool.loss_changes, retrained)
@@ -547,7 +581,7 @@ def look_ahead_study(network: DigitsNetwork, *, edge_fraction: float = 0.25, ste
                 / np.linalg.norm(actual.reshape(len(chosen), -1), axis=1)).tolist()
 
     return LookAheadStudy(
-        network=network, edge_fraction=edge_fraction, steps=steps, lr=lr, n_train=n_train, n_test=n_test,
+        network=network, threshold_fraction=threshold_fraction, steps=steps, lr=lr, n_train=n_train, n_test=n_test,
         n_pool=n_pool, candidates=chosen.tolist(), predicted_loss_change=pool.loss_changes.tolist(),
         actual_loss_change=actual_loss.tolist(), entk_loss_change=entk.loss_changes.tolist(),
         pntk_change_error=change_errors(pool.changes[chosen]), entk_change_error=change_errors(entk.changes),
@@ -592,7 +626,7 @@ def summary(settings: dict[str, Sequence[TrajectoryPoint]], study: LookAheadStud
             cells = ", ".join(f"{w}: {v:.3g}" for w, v in zip(widths.tolist(), mean))
             lines.append(f"  {metric:20s} {cells}  (log-log slope {slope:.2f})")
     if study is not None:
-        speedup = study.retrain_seconds_per_candidate / study.pntk_seconds_per_candidate
+        speedup = study.speedup()
         lines.append(
             f"look-ahead (width {study.width}, {study.n_pool} candidates, {len(study.candidates)} retrained): "
             f"test-loss change correlation {study.loss_change_correlation:.3f} (Spearman "
@@ -600,5 +634,6 @@ def summary(settings: dict[str, Sequence[TrajectoryPoint]], study: LookAheadStud
             f"{np.median(study.pntk_change_error):.2f}, eNTK {np.median(study.entk_change_error):.2f}; "
             f"seconds per candidate: pNTK {study.pntk_seconds_per_candidate:.3g}, "
             f"eNTK {study.entk_seconds_per_candidate:.3g}, "
-            f"retraining {study.retrain_seconds_per_candidate:.3g} (speed-up {speedup:.0f}x)")
+            f"retraining {study.retrain_seconds_per_candidate:.3g}; pNTK kernels once {study.pntk_kernel_seconds:.3g} "
+            f"(speed-up for the {study.n_pool} candidates, kernels included: {speedup:.1f}x)")
     return "\n".join(lines)

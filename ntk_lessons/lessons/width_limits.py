@@ -19,6 +19,11 @@ The metrics of :func:`limit_errors` (all relative Frobenius norms, with one fixe
 ``distance_ratio``          entk_vs_pntk / entk_vs_limit: < 1 when the pNTK is closer to the
                             eNTK than Θ_∞ is (lesson 04, section 4)
 ``diagonal_distance_ratio`` entk_diagonal_vs_pntk / entk_diagonal: the same on the diagonal blocks
+``spectral_vs_limit``       ‖Θ − Θ_∞ ⊗ I_O‖_op / ‖Θ_∞‖_op (square kernels only, like the next four)
+``spectral_vs_pntk``        ‖Θ − pNTK ⊗ I_O‖_op / ‖Θ_∞‖_op
+``spectral_ratio``          spectral_vs_pntk / spectral_vs_limit
+``lambda_max_error_limit``  |λ_max(Θ) − λ_max(Θ_∞)| / λ_max(Θ_∞)
+``lambda_max_error_pntk``   |λ_max(Θ) − λ_max(pNTK)| / λ_max(Θ_∞)
 =========================== ====================================================
 
 Both distances of section 4 contain the same off-diagonal blocks, which no kernel of the
@@ -40,7 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..analysis import values_by_seed
+from ..analysis import select, values_by_seed
 from ..core import approximations, checks, infinite, kernels, models, regression
 from ..support import config, data
 from . import sweeps
@@ -83,7 +88,8 @@ def limit_errors(theta: Any, k_limit: Any, pntk: Any = None) -> dict[str, float]
     diag_vs_pntk = np.linalg.norm(diagonal - pntk[:, :, None]) / yardstick
     off = np.linalg.norm(theta * (1 - np.eye(o))) / yardstick
     vs_limit, vs_pntk = math.hypot(diag_vs_limit, off), math.hypot(diag_vs_pntk, off)
-    return {
+    spectral = _spectral_errors(theta, k_limit, pntk) if n1 == n2 else {}
+    return spectral | {
         "entk_diagonal": float(diag_vs_limit),
         "entk_offdiagonal": float(off),
         "entk_vs_limit": vs_limit,
@@ -93,6 +99,95 @@ def limit_errors(theta: Any, k_limit: Any, pntk: Any = None) -> dict[str, float]
         "distance_ratio": vs_pntk / vs_limit if vs_limit > 0 else float("nan"),
         "diagonal_distance_ratio": float(diag_vs_pntk / diag_vs_limit) if diag_vs_limit > 0 else float("nan"),
     }
+
+
+def _spectral_errors(theta: np.ndarray, k_limit: np.ndarray, pntk: np.ndarray) -> dict[str, float]:
+    """Operator-norm distances and λ_max errors (module docstring), all relative to λ_max(Θ_∞).
+    Cost: three symmetric eigendecompositions of (N O) x (N O) matrices, O((N O)^3)."""
+    n, _, o, _ = theta.shape
+
+    def flat(t):  # (N, N, O, O) -> symmetric (N O, N O)
+        m = np.transpose(t, (0, 2, 1, 3)).reshape(n * o, n * o)
+        return (m + m.T) / 2
+
+    def minus(k):  # Θ − k ⊗ I_O
+        d = theta.copy()
+        d[:, :, np.arange(o), np.arange(o)] -= k[:, :, None]
+        return flat(d)
+
+    top = float(np.linalg.eigvalsh((k_limit + k_limit.T) / 2)[-1])
+    if not top > 0:
+        return {}
+    lam_theta = float(np.linalg.eigvalsh(flat(theta))[-1])
+    lam_pntk = float(np.linalg.eigvalsh((pntk + pntk.T) / 2)[-1])
+    vs_limit = float(np.abs(np.linalg.eigvalsh(minus(k_limit))).max()) / top
+    vs_pntk = float(np.abs(np.linalg.eigvalsh(minus(pntk))).max()) / top
+    return {"spectral_vs_limit": vs_limit, "spectral_vs_pntk": vs_pntk,
+            "spectral_ratio": vs_pntk / vs_limit if vs_limit > 0 else float("nan"),
+            "lambda_max_error_limit": abs(lam_theta - top) / top,
+            "lambda_max_error_pntk": abs(lam_theta - lam_pntk) / top}
+
+
+def total_ratio_from_diagonal(diagonal_ratio: Any, out_dim: int, gamma: float = 0.5) -> np.ndarray:
+    r"""The ratio δ_pNTK / δ_∞ on the whole kernel predicted from the ratio on the diagonal blocks (lesson 04, §4).
+
+    With V_d the mean squared Frobenius norm of one diagonal block's column-specific fluctuation,
+    γ V_d that of one off-diagonal block, and q V_d that of the fluctuation common to every
+    diagonal block: diagonal ratio² = 2(O − 1) / (O (q + 1)) and total ratio² =
+    (O − 1)(2 + O γ) / (O (q + 1) + O (O − 1) γ). Eliminating q:
+    total² = (O − 1)(2 + O γ) / (2 (O − 1) / diagonal² + O (O − 1) γ). γ ≈ 1/2 for a Gaussian readout.
+    ``diagonal_ratio``: float or array (> 0); ``out_dim`` O ≥ 2; ``gamma`` > 0. Returns an array.
+    """
+    o = checks.positive_int(out_dim, "out_dim")
+    if o < 2:
+        raise ValueError(f"out_dim must be at least 2 (one output has no off-diagonal blocks), got {out_dim}")
+    gamma = checks.nonnegative_float(gamma, "gamma")
+    if gamma == 0:
+        raise ValueError("gamma must be > 0")
+    r = np.asarray(diagonal_ratio, np.float64)
+    if np.any(~(r > 0)):
+        raise ValueError("diagonal_ratio must be positive")
+    return np.sqrt((o - 1) * (2 + o * gamma) / (2 * (o - 1) / r**2 + o * (o - 1) * gamma))
+
+
+class SlopeInterval(NamedTuple):
+    """Log-log slope of the mean over seeds, and a t-interval from the per-seed slopes (nan with one seed)."""
+
+    slope: float
+    low: float
+    high: float
+    n_seeds: int
+
+    def text(self) -> str:
+        """'slope [low, high] (t-interval over S seeds)', or 'slope (1 seed: no interval)'."""
+        if self.n_seeds < 2:
+            return f"{self.slope:.3f} (1 seed: no interval)"
+        return f"{self.slope:.3f} [{self.low:.3f}, {self.high:.3f}] (95% t-interval over {self.n_seeds} seeds)"
+
+
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def slope_interval(widths: Sequence[float], values_by_seed: Any) -> SlopeInterval:
+    """Slope of log(mean over seeds) against log(width) with a 95% t-interval over the seeds' own slopes.
+
+    With 2-10 seeds a bootstrap over seeds has few distinct resamples; a t-interval says honestly how
+    little a few seeds pin down (with 2 seeds it is wide). ``values_by_seed`` (W, S), positive; W ≥ 2.
+    """
+    widths = np.asarray(widths, np.float64)
+    values = np.asarray(values_by_seed, np.float64)
+    if values.ndim != 2 or values.shape[0] != len(widths) or len(widths) < 2:
+        raise ValueError(f"values_by_seed must be (W, S) with W = len(widths) >= 2, got {values.shape}")
+    if np.any(~(values > 0)) or np.any(~(widths > 0)):
+        raise ValueError("widths and values_by_seed must be positive for a log-log fit")
+    logw = np.log(widths) - np.log(widths).mean()
+    slope = float(logw @ np.log(values.mean(axis=1)) / (logw @ logw))
+    s = values.shape[1]
+    if s < 2:
+        return SlopeInterval(slope, float("nan"), float("nan"), s)
+    per_seed = logw @ (np.log(values) - np.log(values).mean(axis=0)) / (logw @ logw)
+    half = _T975.get(s - 1, 1.96) * per_seed.std(ddof=1) / math.sqrt(s)
+    return SlopeInterval(slope, slope - half, slope + half, s)
 
 
 def regression_metrics(theta: Any, k_limit: Any, y: Any, n_train: int, *, ridge: float) -> dict[str, float]:
@@ -234,15 +329,25 @@ class DistanceComparison(NamedTuple):
     entk_vs_limit: np.ndarray
     ratio: np.ndarray
     diagonal_ratio: np.ndarray
+    spectral_ratio: np.ndarray | None = None
+    lambda_max_errors: tuple[np.ndarray, np.ndarray] | None = None
 
     def table(self) -> str:
-        """One line per width: both distances (mean over seeds) and the ratios (mean, min-max)."""
-        lines = ["width | ‖Θ − pNTK⊗I‖ | ‖Θ − Θ∞⊗I‖ | ratio (min-max over seeds) | diagonal blocks only"]
+        """One line per width: both distances (mean over seeds), the Frobenius ratios (mean, min-max), and
+        where measured the operator-norm ratio and the λ_max errors of the pNTK and Θ_∞ (means)."""
+        spectral = self.spectral_ratio is not None
+        lines = ["width | ‖Θ − pNTK⊗I‖ | ‖Θ − Θ∞⊗I‖ | Frobenius ratio (min-max) | diagonal blocks only"
+                 + (" | operator-norm ratio | λmax error pNTK, Θ∞" if spectral else "")]
         for i, w in enumerate(self.widths):
             r, d = self.ratio[i], self.diagonal_ratio[i]
-            lines.append(f"{int(w):5d} | {self.entk_vs_pntk[i].mean():12.4f} | {self.entk_vs_limit[i].mean():10.4f} | "
-                         f"{r.mean():.2f} ({r.min():.2f}-{r.max():.2f})            | "
-                         f"{d.mean():.2f} ({d.min():.2f}-{d.max():.2f})")
+            line = (f"{int(w):5d} | {self.entk_vs_pntk[i].mean():12.4f} | {self.entk_vs_limit[i].mean():10.4f} | "
+                    f"{r.mean():.2f} ({r.min():.2f}-{r.max():.2f})          | "
+                    f"{d.mean():.2f} ({d.min():.2f}-{d.max():.2f})")
+            if spectral:
+                lp, ll = self.lambda_max_errors
+                line += (f"          | {self.spectral_ratio[i].mean():.2f}                | "
+                         f"{lp[i].mean():.3f}, {ll[i].mean():.3f}")
+            lines.append(line)
         return "\n".join(lines)
 
 
@@ -252,8 +357,12 @@ def distance_comparison(records: Sequence[dict], **where) -> DistanceComparison:
         return values_by_seed(records, metric=metric, **where)
 
     widths, vs_pntk = grid("entk_vs_pntk")
+    spectral = bool(select(records, metric="spectral_ratio", **where))
     return DistanceComparison(widths, vs_pntk, grid("entk_vs_limit")[1], grid("distance_ratio")[1],
-                              grid("diagonal_distance_ratio")[1])
+                              grid("diagonal_distance_ratio")[1],
+                              grid("spectral_ratio")[1] if spectral else None,
+                              (grid("lambda_max_error_pntk")[1], grid("lambda_max_error_limit")[1])
+                              if spectral else None)
 
 
 # --------------------------------------------------------------------------- entries, for scatter plots

@@ -47,6 +47,13 @@ def readable_log_axes(ax, xticks: Sequence[float] | None = None):
         ax.xaxis.set_minor_locator(ticker.NullLocator())
     low, high = ax.get_ylim()
     if low > 0 and np.log10(high / low) < 1.5:
+        # the axis starts and ends at a 1, 2, 5 x 10^k tick, with at least three of them: every point lies
+        # between two labelled ticks
+        grid = sorted(m * 10.0**k for k in range(int(np.floor(np.log10(low))) - 1, int(np.ceil(np.log10(high))) + 2)
+                      for m in (1.0, 2.0, 5.0))
+        start = max(i for i, g in enumerate(grid) if g <= low * (1 + 1e-9))
+        stop = max(min(i for i, g in enumerate(grid) if g >= high * (1 - 1e-9)), start + 2)
+        ax.set_ylim(grid[start], grid[stop])
         ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(plain)
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
@@ -344,7 +351,11 @@ def training_trajectories(points, *, title: str, fig=None):
             for name in names:
                 for i, curve in enumerate(np.asarray(traces[name], float)[:2]):
                     shown = _until_it_leaves(curve, low - 2 * np.ptp(net), high + 2 * np.ptp(net))
-                    ax.plot(times, shown, **dict(PREDICTION_STYLES[name], label=None))
+                    ax.plot(times, shown, **dict(PREDICTION_STYLES[name], label=None, alpha=1.0 if i == 0 else 0.55))
+            for i, which in enumerate((f"logit {label} (true class, → 1)", f"logit {(label + 1) % 10} (→ 0)")):
+                # which curve is which logit: the two outputs of the network, marked at their last step
+                ax.annotate(which, (times[-1], net[i, -1]), xytext=(-4, 6 if net[i, -1] >= net[1 - i, -1] else -10),
+                            textcoords="offset points", ha="right", fontsize=7)
             ax.set_ylim(low, high)
             ax.set(xlabel="gradient-descent step t", ylabel="output f_j(x)")
             ax.set_title(f"width {point.width}, {split} digit (label {label}): logits {label} (→ 1), "
@@ -357,7 +368,7 @@ def training_trajectories(points, *, title: str, fig=None):
                              **PREDICTION_STYLES[name])
         loss_ax.set_ylim(low, high)
         loss_ax.set(xlabel="gradient-descent step t", ylabel="training loss ½Σ‖f − y‖²")
-        loss_ax.set_title(f"{point.parameterization} param., step {point.edge_fraction:g} x 2/λmax "
+        loss_ax.set_title(f"{point.parameterization} param., step {point.threshold_fraction:g} x 2/λmax "
                           f"(lr {point.lr:.3g}), seed {point.seed}", fontsize=9)
         loss_ax.legend(frameon=False, fontsize=8)
     fig.suptitle(title, fontsize=10)
@@ -395,7 +406,8 @@ def prediction_error_vs_movement(series: dict, *, title: str, ylabel: str, ax=No
 def look_ahead_agreement(study: dict, *, title: str, fig=None):
     """Lesson 06's look-ahead: predicted against actual change of the test loss for the retrained
     candidates (pNTK and eNTK, with the line y = x, and the pNTK's predictions for the whole pool
-    as a strip along the x axis), and the time per candidate of each method (log scale).
+    as a rug along the y axis, the predicted one), and the time per candidate of each method (log
+    scale, at least three labelled ticks).
 
     ``study``: a ``lessons.trajectories.LookAheadStudy``. Returns the figure.
     """
@@ -406,8 +418,8 @@ def look_ahead_agreement(study: dict, *, title: str, fig=None):
     chosen = np.asarray(study.candidates, int)
     lim = 1.1 * max(np.abs(actual).max(), np.abs(pool).max())
     ax.plot([-lim, lim], [-lim, lim], color="0.7", lw=1, zorder=0, label="prediction = retraining")
-    ax.plot(pool, np.full_like(pool, -lim * 0.97), "|", color="C1", alpha=0.4, ms=10,
-            label=f"pNTK prediction, all {len(pool)} candidates")
+    ax.plot(np.full_like(pool, -lim * 0.97), pool, "_", color="C1", alpha=0.4, ms=10,
+            label=f"pNTK prediction, all {len(pool)} candidates (rug on the y axis)")
     ax.plot(actual, pool[chosen], "o", color="C1", ms=7, label="pNTK ⊗ I_O, retrained candidates")
     ax.plot(actual, study.entk_loss_change, "x", color="C0", ms=8, mew=2, label="eNTK, same candidates")
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="actual change of the test loss (retrained)",
@@ -419,6 +431,13 @@ def look_ahead_agreement(study: dict, *, title: str, fig=None):
     bars = bar_ax.bar(list(methods), list(methods.values()), color=["C1", "C0", "0.4"])
     bar_ax.bar_label(bars, labels=[f"{v:.3g} s" for v in methods.values()], fontsize=8)
     bar_ax.set_yscale("log")
+    values = np.asarray(list(methods.values()), float)
+    low, high = 10.0 ** np.floor(np.log10(values.min() / 1.5)), 10.0 ** np.ceil(np.log10(values.max() * 3))
+    bar_ax.set_ylim(low, high)  # whole decades: no blank gap below the smallest bar, labelled ends
+    subs = (1.0, 2.0, 5.0) if np.log10(high / low) < 3 else (1.0,)
+    bar_ax.yaxis.set_major_locator(ticker.LogLocator(subs=subs))
+    bar_ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    bar_ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     bar_ax.set(ylabel="seconds per candidate (median)")
     bar_ax.set_title(f"pNTK kernels once: {study.pntk_kernel_seconds:.2g} s (with compiling)", fontsize=9)
     fig.suptitle(title, fontsize=10)

@@ -130,15 +130,16 @@ def explore_pntk_gap(network, *, widths: Sequence[int] = (16, 64, 256, 1024, 409
 # ---------------------------------------------------------------- lesson 06: training dynamics
 
 
-def training_figure(compute, width: int, edge_fraction: float, parameterization: str, *, seed: int = 0, **point):
+def training_figure(compute, width: int, threshold_fraction: float, parameterization: str, *, seed: int = 0, **point):
     """The network's run against the kernels' predictions for one setting (one row of
     ``plots.training_trajectories``), with the trajectory errors and the kernel movement in the title.
 
     ``compute``: the lesson's ``trajectories.cached_point`` (called with width, seed, parameterization,
-    edge_fraction and ``point``, its other keyword arguments: steps, n_train, ...), which returns a
+    threshold_fraction and ``point``, its other keyword arguments: steps, n_train, ...), which returns a
     ``TrajectoryPoint``. Returns ``(figure, point)``. Cost: one training run and its kernels unless cached.
     """
-    run = compute(width=width, seed=seed, parameterization=parameterization, edge_fraction=edge_fraction, **point)
+    run = compute(width=width, seed=seed, parameterization=parameterization, threshold_fraction=threshold_fraction,
+                  **point)
     m = run.metrics
     errors = ", ".join(f"{name} {m[f'error_test_{name}']:.3g}" for name in run.predictors)
     net = run.network
@@ -151,23 +152,23 @@ def training_figure(compute, width: int, edge_fraction: float, parameterization:
 
 
 def explore_training(compute, *, widths: Sequence[int] = (64, 256, 1024),
-                     edge_fractions: Sequence[float] = (0.1, 0.25, 0.5, 0.9, 1.5),
-                     width: int = 1024, edge_fraction: float = 0.25, parameterization: str = "ntk", **point):
+                     threshold_fractions: Sequence[float] = (0.1, 0.25, 0.5, 0.9, 1.5),
+                     width: int = 1024, threshold_fraction: float = 0.25, parameterization: str = "ntk", **point):
     """Sliders for width and step size (a fraction of 2/λmax) and a toggle for the parameterisation,
     redrawing :func:`training_figure` of ``compute`` (``trajectories.cached_point``). Starts at ``width``,
-    ``edge_fraction``, ``parameterization`` -- the setting of the static figure drawn below it."""
+    ``threshold_fraction``, ``parameterization`` -- the setting of the static figure drawn below it."""
     import ipywidgets
     import matplotlib.pyplot as plt
 
-    def draw(width, edge_fraction, parameterization):
-        training_figure(compute, width, edge_fraction, parameterization, **point)
+    def draw(width, threshold_fraction, parameterization):
+        training_figure(compute, width, threshold_fraction, parameterization, **point)
         plt.show()
 
     return ipywidgets.interact(
         draw,
         width=ipywidgets.SelectionSlider(options=list(widths), value=width, description="width"),
-        edge_fraction=ipywidgets.SelectionSlider(options=list(edge_fractions), value=edge_fraction,
-                                                 description="step / edge"),
+        threshold_fraction=ipywidgets.SelectionSlider(options=list(threshold_fractions), value=threshold_fraction,
+                                                 description="step / (2/λmax)"),
         parameterization=ipywidgets.ToggleButtons(options=["ntk", "standard"], value=parameterization,
                                                   description="param."),
     )

@@ -164,3 +164,81 @@ exercises.register(Exercise(
     rtol=1e-6,
     success="your step turns the NTK of this network into the NTK of the network one ReLU layer deeper.",
 ))
+
+
+# ----------------------------------------------------------------------------- exercise 3: the total ratio
+
+_GRID = [(r, o, g) for r in (0.55, 0.7, 0.9) for o in (2, 5, 10) for g in (0.3, 0.5, 1.0)]
+
+
+def _total_ratio(diagonal_ratio, O, gamma):
+    """Eliminate q: the diagonal ratio² = 2(O − 1) / (O (q + 1)) gives O (q + 1) = 2(O − 1) / r²; put it in
+    the total ratio² = (2(O − 1) + O (O − 1) γ) / (O (q + 1) + O (O − 1) γ)."""
+    return math.sqrt((2 * (O - 1) + O * (O - 1) * gamma) / (2 * (O - 1) / diagonal_ratio**2 + O * (O - 1) * gamma))
+
+
+def _ratio_truth(r, o, g):
+    """From the expectations themselves (V_d = 1): solve for q, then form both squared distances."""
+    q = 2 * (o - 1) / (o * r**2) - 1
+    d_inf, d_pntk = o * (q + 1) + o * (o - 1) * g, 2 * (o - 1) + o * (o - 1) * g
+    return math.sqrt(d_pntk / d_inf)
+
+
+_RATIO_MISTAKES = (
+    (lambda r, o, g: r, "you returned the diagonal ratio itself: the whole kernel also has the O·(O − 1) off-diagonal "
+                        "blocks, common to both distances, which pull the ratio towards 1."),
+    (lambda r, o, g: _ratio_truth(r, o, g) ** 2, "you returned the squared ratio: take the square root at the end."),
+    (lambda r, o, g: math.sqrt((2 * (o - 1) + (o - 1) * g) / (2 * (o - 1) / r**2 + (o - 1) * g)),
+     "the off-diagonal term: there are O·(O − 1) off-diagonal blocks, each contributing γ V_d, not O − 1."),
+    (lambda r, o, g: math.sqrt((2 * (o - 1) + o * (o - 1) * g) / (2 / r**2 * (o - 1) * (o - 1) / o + o * (o - 1) * g)),
+     "the diagonal part of δ_∞²: Θ_∞ misses G and E_jj on all O diagonal blocks, O (q + 1) V_d -- not O − 1 blocks."),
+)
+
+
+def _judge_ratio(answer, ctx, exercise):
+    if not callable(answer):
+        return exercise.wrong("type", f"expected {exercise.expects}; got {type(answer).__name__}. Pass the function "
+                                      "itself, total_ratio, not a call of it.")
+    got, want = [], []
+    for r, o, g in _GRID:
+        try:
+            value = answer(r, o, g)
+        except Exception as error:  # noqa: BLE001 -- any error in the student's code is reported as a hint
+            return exercise.wrong("error", f"total_ratio({r}, {o}, {g}) raised {type(error).__name__}: {error}")
+        if value is None:
+            return exercise.wrong("none", "your function returns None: did you forget `return`?")
+        try:
+            value = float(np.asarray(value, np.float64))
+        except (TypeError, ValueError):
+            return exercise.wrong("type", f"total_ratio({r}, {o}, {g}) returned {type(value).__name__}, not a number.")
+        got.append(value)
+        want.append(_ratio_truth(r, o, g))
+    got, want = np.array(got), np.array(want)
+    if not np.all(np.isfinite(got)):
+        return exercise.wrong("nonfinite", "your formula gives NaN or infinity for some inputs (a division by zero?).")
+    if np.allclose(got, want, rtol=exercise.rtol, atol=0):
+        return exercise.correct()
+    if np.allclose(got, -want, rtol=exercise.rtol, atol=0):
+        return exercise.wrong("sign", "your whole answer has the wrong sign.")
+    for build, hint in _RATIO_MISTAKES:
+        if np.allclose(got, [build(r, o, g) for r, o, g in _GRID], rtol=1e-6, atol=0):
+            return exercise.wrong("structure", hint)
+    c = got / want
+    if np.allclose(c, c[0], rtol=1e-6):
+        return exercise.wrong("constant", f"right structure, but every value is {c[0]:.4g} times the right one: "
+                                          "check a constant factor (a 2, or an O).")
+    return exercise.wrong("structure", "the formula does not match at several (r, O, γ): write r² and the total ratio² "
+                                       "with the two expectations, then eliminate O (q + 1).")
+
+
+exercises.register(Exercise(
+    id="04.total_ratio",
+    needs=("diagonal_ratio",),
+    expects="a function total_ratio(diagonal_ratio, O, gamma) returning a float",
+    truth=lambda c: _ratio_truth(float(c.diagonal_ratio), 10, 0.5),
+    solution=lambda c: _total_ratio,
+    judge=_judge_ratio,
+    rtol=1e-9,
+    success="the diagonal ratio fixes O (q + 1); the O·(O − 1) off-diagonal blocks, common to both distances, pull the "
+            "total ratio towards 1 -- the more outputs, the closer.",
+))

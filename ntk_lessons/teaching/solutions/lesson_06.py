@@ -105,3 +105,68 @@ exercises.register(Exercise(
     rtol=1e-6,
     success="the end of the kernel's trajectory is (ridgeless) kernel regression, started from the network's f0.",
 ))
+
+
+def _largest_stable_step(c):
+    """The linearised model multiplies each eigenmode of K by 1 − lr λ per step: all of them shrink
+    iff |1 − lr λ| < 1 for every λ, i.e. 0 < lr < 2 / λ_max."""
+    return 2.0 / np.linalg.eigvalsh(np.asarray(c.k, np.float64))[-1]
+
+
+def _top_mode_log10(k, lr, steps):
+    """log10 of how much ``steps`` frozen-kernel steps of size ``lr`` multiply the top eigenmode of K by
+    (|1 − lr λ_max|^steps; > 0: it grows, the steps diverge)."""
+    factor = abs(1.0 - lr * np.linalg.eigvalsh(k)[-1])
+    return float(steps * np.log10(max(factor, 1e-300)))
+
+
+def _judge_step(answer, ctx, exercise):
+    k = np.asarray(ctx.k, np.float64)
+    if isinstance(answer, bool) or not np.isscalar(answer) and np.ndim(answer) != 0:
+        return exercise.wrong("type", f"expected {exercise.expects}; got {type(answer).__name__} of shape "
+                                      f"{np.shape(answer)}.")
+    lr = float(np.asarray(answer, np.float64))
+    if not np.isfinite(lr):
+        return exercise.wrong("nonfinite", "your step size is NaN or infinite (a division by zero?).")
+    truth = float(exercise.truth(ctx))
+    if lr < 0 and abs(-lr / truth - 1) < 1e-6:
+        return exercise.wrong("sign", "your whole answer has the wrong sign: a step size is positive.")
+    if abs(lr / truth - 1) < exercise.rtol:
+        return exercise.correct()
+    lam = np.linalg.eigvalsh(k)
+    steps = 2000
+    grows_at = _top_mode_log10(k, lr, steps)
+    grows_above = _top_mode_log10(k, 1.01 * lr, steps)
+    tried = (f"Tried: {steps} frozen-kernel steps multiply the top mode by 10^{grows_at:.0f} with your lr = {lr:.4g}, "
+             f"by 10^{grows_above:.0f} with 1.01 x your lr. ")
+    for wrong, hint in ((1.0 / lam[-1], "you chose 1/λmax: the step that removes the top mode in one step "
+                                        "(1 − lr λmax = 0). Too cautious: the mode still shrinks while "
+                                        "|1 − lr λmax| < 1."),
+                        (2.0 / lam[0], "2/λmin is the wrong end of the spectrum: the step must keep *every* mode "
+                                       "stable, and the largest eigenvalue is the first to flip."),
+                        (2.0 / lam.sum(), "2/trace(K) is a safe bound (trace ≥ λmax), not the largest stable step.")):
+        if abs(lr / wrong - 1) < 1e-6:
+            return exercise.wrong("structure", tried + hint)
+    ratio = lr / truth
+    for c in (0.5, 2.0, 4.0, 0.25):
+        if abs(ratio / c - 1) < 1e-6:
+            return exercise.wrong("constant", tried + f"Right structure (∝ 1/λmax), wrong constant: your answer is "
+                                                      f"{c:g} times the largest stable step.")
+    if grows_at > 0:
+        return exercise.wrong("structure", tried + "Your step makes the frozen-kernel steps diverge. Which mode "
+                                                   "grows first, and for which lr does its factor 1 − lr λ reach −1?")
+    return exercise.wrong("structure", tried + "Your step converges, but a larger one still does: find where the "
+                                               "first mode's factor 1 − lr λ reaches −1.")
+
+
+exercises.register(Exercise(
+    id="06.largest_stable_step",
+    needs=("k",),
+    expects="a positive float: the largest step size for which the frozen-kernel steps converge",
+    truth=_largest_stable_step,
+    solution=_largest_stable_step,
+    judge=_judge_step,
+    rtol=1e-6,
+    success="lr < 2/λmax(K) keeps every mode's factor |1 − lr λ| below 1; just above it the top mode flips sign "
+            "and grows. The lesson's steps are fractions of this threshold.",
+))
