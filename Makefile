@@ -23,9 +23,14 @@ JAX_CACHE := $(CURDIR)/build/jax-cache
 TEST_ENV = JAX_COMPILATION_CACHE_DIR=$(JAX_CACHE) JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
 	JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
 
-.PHONY: setup lab notebooks test test-unit test-notebooks test-thorough test-seeds test-newest-jax test-notebooks-newest-jax lint site site-test readme-figures lock clean
+.PHONY: setup setup-newest-jax setup-newest-jax-dependencies lab notebooks test test-unit test-notebooks test-thorough test-seeds test-newest-jax test-notebooks-newest-jax lint site site-test readme-figures lock clean
 
 setup: $(STAMP)
+
+## The second environment: the newest jax, without neural-tangents (.venv-newest-jax).
+setup-newest-jax: $(STAMP_NEWEST)
+
+setup-newest-jax-dependencies: $(DEPS_NEWEST)
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,10 +39,16 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
-$(STAMP_NEWEST): requirements/newest-jax.txt pyproject.toml
+# Two steps, so that CI can install the dependencies while the pinned environment installs (the editable
+# install of this repository writes ntk_lessons.egg-info here, so the two `pip install -e .` never overlap).
+DEPS_NEWEST := $(VENV_NEWEST)/.dependencies
+$(DEPS_NEWEST): requirements/newest-jax.txt
 	test -x $(VENV_NEWEST)/bin/python || $(PYTHON) -m venv $(VENV_NEWEST)
 	$(VENV_NEWEST)/bin/python -m pip install -q --upgrade "pip==26.3"
 	$(VENV_NEWEST)/bin/python -m pip install -q -r requirements/newest-jax.txt
+	touch $(DEPS_NEWEST)
+
+$(STAMP_NEWEST): $(DEPS_NEWEST) pyproject.toml
 	$(VENV_NEWEST)/bin/python -m pip install -q --no-deps -e .
 	touch $(STAMP_NEWEST)
 
