@@ -8,7 +8,9 @@ STAMP_NEWEST := $(VENV_NEWEST)/.installed
 export JAX_PLATFORMS ?= cpu
 # Tests run the notebooks in quick mode (smaller widths, fewer seeds); `make notebooks` runs them in full.
 TEST_QUICK ?= 1
-NBVAL_TIMEOUT ?= 900
+# Hard limit of one quick-mode cell (they take seconds; a busy machine, a minute or two). The rerun harness also
+# fails a cell within 60 s when its kernel goes quiet (tools/notebook_runner.py).
+NBVAL_TIMEOUT ?= 300
 # Jupyter refuses to run as root unless told to (containers, CI machines).
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
