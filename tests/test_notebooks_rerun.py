@@ -34,7 +34,7 @@ _spec = importlib.util.spec_from_file_location("notebook_runner", ROOT / "tools"
 runner = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(runner)  # LessonClient: nbclient without the widget-cell stall, failing fast when quiet
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-CELL_TIMEOUT = int(os.environ.get("NBVAL_TIMEOUT", "900"))
+CELL_TIMEOUT = int(os.environ.get("NBVAL_TIMEOUT", "300"))  # hard limit; a quiet kernel fails within 60 s
 # A line that reports a wall-clock time or a speed measured from one: a number with a unit of time, or the words.
 TIMING_LINE = re.compile(r"\d\s*(s|ms|µs|us|seconds?|minutes?|min)\b|seconds|speed-?up|\bfaster\b", re.IGNORECASE)
 
