@@ -207,8 +207,11 @@ def test_missing_one_over_d_in_the_linear_entk(contexts):
 
 
 def test_wrong_sign_is_named(contexts):
-    wrong(contexts, "01.pntk_from_theta", -np.asarray(reference(contexts, "01.pntk_from_theta")), "constant",
-          "wrong sign")
+    wrong(contexts, "01.pntk_from_theta", -np.asarray(reference(contexts, "01.pntk_from_theta")), "sign",
+          "your whole answer has the wrong sign")
+    ctx = dict(N=4, O=3)
+    v = exercises.evaluate("03.pntk_compression", -exercises.reference_answer("03.pntk_compression", **ctx), **ctx)
+    assert v.mistake == "sign" and "your whole answer has the wrong sign" in v.message
 
 
 def test_other_wrong_values_say_where_they_differ(contexts):
@@ -248,3 +251,88 @@ def test_reveal_prints_guess_and_measurement(capsys):
 def test_print_solution_shows_the_reference_source(capsys):
     exercises.print_solution("02.readout_scalar")
     assert "def _readout_scalar" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- dtype tolerances, forgotten return
+
+def test_tolerance_follows_the_dtype():
+    assert exercises.dtype_rtol(1e-10, np.ones(2)) == 1e-10
+    assert np.isclose(exercises.dtype_rtol(1e-10, np.ones(2, np.float32)), 1000 * np.finfo(np.float32).eps)
+    assert exercises.dtype_rtol(1e-10, [1, 2], np.arange(3)) == 1e-10  # no floating dtype: unchanged
+    assert exercises.dtype_rtol(1e-2, np.ones(2, np.float32)) == 1e-2   # never tighter than the exercise's
+    with pytest.raises(ValueError, match="rtol"):
+        exercises.dtype_rtol(0.0)
+
+
+def test_a_correct_float32_answer_passes_a_float64_tolerance(contexts):
+    right = np.asarray(reference(contexts, "01.pntk_from_theta"), np.float64)
+    in_float32 = (right * (1 + 3e-7)).astype(np.float32)  # float32 rounding, far above 1e-10
+    assert verdict(contexts, "01.pntk_from_theta", in_float32).passed
+    wrong(contexts, "01.pntk_from_theta", (right * 1.01).astype(np.float32), "constant")  # still a wrong constant
+
+
+def test_float64_values_message_shows_enough_digits():
+    ctx = dict(N=2, O=2)
+    right = exercises.reference_answer("03.pntk_compression", **ctx)
+    off = right.copy()
+    off[0, 0] += 1e-6
+    v = exercises.evaluate("03.pntk_compression", off, **ctx)
+    assert v.mistake == "values" and "expected 0.7071068, got 0.7071078" in v.message
+
+
+def _stub(N, O):
+    """a docstring"""
+    return None  # your answer here
+
+
+def _forgot(N, O):
+    v = np.zeros((N * O, N))
+    v[0, 0] = 1
+
+
+def _nested_return_only(N, O):
+    def helper():
+        return 1
+    helper()
+
+
+def _answered(N, O):
+    return np.zeros((N * O, N))
+
+
+def _pass_only(N, O):
+    pass
+
+
+def test_lacks_return_tells_a_forgotten_return_from_a_stub():
+    assert not exercises.lacks_return(_stub) and not exercises.lacks_return(_pass_only)
+    assert exercises.lacks_return(_forgot) and exercises.lacks_return(_nested_return_only)
+    assert not exercises.lacks_return(_answered)
+    with pytest.raises(TypeError, match="function"):
+        exercises.lacks_return(len)
+
+
+def test_check_says_the_return_is_missing(capsys):
+    with pytest.raises(exercises.ExerciseNotPassed, match=r"`_forgot` has no `return` statement"):
+        exercises.check("03.pntk_compression", _forgot(3, 2), N=3, O=2)
+    exercises.check("03.pntk_compression", _stub(3, 2), N=3, O=2)  # the untouched stub: not attempted, no failure
+    assert "not attempted" in capsys.readouterr().out
+
+
+def test_lesson_03_compression_tells_structure_from_constants():
+    ctx = dict(N=4, O=3)
+    right = exercises.reference_answer("03.pntk_compression", **ctx)
+    assert exercises.evaluate("03.pntk_compression", right, **ctx).passed
+    sample_major = np.kron(np.eye(4), np.ones((3, 1))) / np.sqrt(3)
+    for answer, mistake, phrase in [
+        (sample_major, "structure", "sample-major"),
+        (sample_major * np.sqrt(3), "structure", "1.732 times"),
+        (right * np.sqrt(3), "constant", "a factor 1/√O is missing"),
+        (right / np.sqrt(3), "constant", "the factor 1/√O appears twice"),
+        (np.kron(np.eye(3)[:, :1], np.eye(4)), "structure", "first-logit"),
+        (right.T, "shape", "That is Vᵀ"),
+    ]:
+        v = exercises.evaluate("03.pntk_compression", answer, **ctx)
+        assert v.mistake == mistake and phrase in v.message, v.message
+    with pytest.raises(ValueError, match="N must be a positive int"):
+        exercises.evaluate("03.pntk_compression", right, N=0, O=3)

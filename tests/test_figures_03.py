@@ -67,3 +67,32 @@ def test_pntk_gap_figure_reports_the_errors_it_draws():
     fig, errors = widgets.pntk_gap_figure(network.replace(regime="last_wide", parameterization="standard",
                                                           fixed_width=8), n=4)
     assert "[8, 16]" in fig._suptitle.get_text() and "standard" in fig._suptitle.get_text()
+
+
+def test_error_vs_width_draws_the_lessons_own_fits_and_floor_models():
+    from ntk_lessons.lessons import convergence
+
+    widths = np.array([64, 256, 1024, 4096])
+    steep = sweep(-1.25, seeds=3)
+    fit = convergence.slope_per_seed(widths[1:], steep[1][1:])  # fitted over n >= 256 only
+    floored = (widths, np.sqrt(2.0 / widths[:, None] + np.array([1e-3, 1.2e-3, 0.9e-3])))
+    floor = analysis.fit_floor(*floored)
+    ax = plots.error_vs_width({"steep": steep, "floored": floored}, ylabel="e", title="t",
+                              fits={"steep": (fit, widths[1:])}, floor_fits={"floored": floor})
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    # the legend shows exactly the printed fit (same fit range), and no power-law slope for the floored series
+    assert f"steep: slope {fit.mean:.2f} [{fit.low:.2f}, {fit.high:.2f}]" in labels
+    assert f"floored: floor √c = {floor.floor:.3g}" in labels and not any("floored: slope" in t for t in labels)
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert any(np.array_equal(line.get_xdata(), widths[1:]) for line in dashed)  # the fit line spans its fit range
+    model = next(line for line in dashed if len(line.get_xdata()) == 50)
+    assert np.allclose(model.get_ydata(), np.sqrt(floor.a / model.get_xdata() + floor.c))
+    assert any(np.allclose(line.get_ydata(), floor.floor) for line in ax.get_lines())  # dotted floor
+    ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    assert len(ticks) >= 3  # at least three labelled ticks on the log axis
+    one_seed = convergence.slope_per_seed(widths, steep[1][:, :1])
+    ax = plots.error_vs_width({"one": (widths, steep[1][:, :1])}, ylabel="e", title="t",
+                              fits={"one": (one_seed, widths)})
+    assert "1 seed: no interval" in ax.get_legend().get_texts()[0].get_text()
+    with pytest.raises(ValueError, match="not in series"):
+        plots.error_vs_width({"a": steep}, ylabel="e", title="t", fits={"b": (fit, widths)})

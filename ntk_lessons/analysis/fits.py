@@ -99,10 +99,11 @@ def fit_power_law(
 def fit_floor(widths: Sequence[float], values_by_seed: Any, *, n_boot: int = 2000, seed: int = 0) -> FloorFit:
     """Least-squares fit of err^2 = a / width + c to the mean squared error over seeds.
 
-    Why this model: the off-diagonal blocks get two independent contributions (lesson 03):
-    the last hidden layer's own weights, whose fluctuations have variance ∝ 1/width, and
-    the layers below it, whose share does not depend on the last width. Variances add, so
-    err^2 is linear in 1/width with intercept c, the floor at infinite last width.
+    Why this model (lesson 03, Proposition 2): the off-diagonal blocks get two contributions,
+    the last hidden layer's own weights, whose share of err^2 is ∝ 1/width, and the layers
+    below it, whose share does not depend on the last width. They are not independent (they
+    share the readout and the last layer's weights), but their covariance is also ∝ 1/width:
+    it changes a, not c. So err^2 = a / width + c + o(1/width), c the floor at infinite last width.
     Weighted least squares (weights 1 / err^2: relative residuals). ``values_by_seed``
     (W, S); (c_low, c_high) a 95% bootstrap interval over seeds (weights held fixed).
     Cost O(n_boot W S).

@@ -18,7 +18,9 @@ objects the check needs to compute the right answer independently (its *context*
 
 * answer ``None`` (untouched stub): "not attempted" -- the *reference solution* is checked
   instead and the line says so. It never says "correct" and it does not fail, so a notebook
-  whose exercises are untouched runs top to bottom (and under nbval).
+  whose exercises are untouched runs top to bottom (and under nbval). But if a function
+  called in the check's line has a body of its own and no ``return`` statement (it computes
+  and then returns None), the check says so and fails: the student forgot ``return``.
 * the student's own answer passes: "correct: ..." (the only way to see that word).
 * it fails: :class:`ExerciseNotPassed`, an ``AssertionError`` whose message is one line --
   what was expected, in words, and a hint matched to the mistake. In Jupyter only that
@@ -34,8 +36,12 @@ How an array answer is judged (:func:`evaluate`), in this order
    constant factor;
 4. *shape*: the expected shape in words and numbers; an array holding the right numbers in
    another layout (axes permuted, or flattened to a matrix) is recognised and named;
-5. *values* within ``rtol`` x (largest |entry|) -> correct;
-6. *a transpose*: the right numbers with two axes swapped;
+5. *values* within ``rtol`` x (largest |entry|) -> correct. The tolerance follows the dtype:
+   when the answer (or the context the right answer is computed from) is float32/float16,
+   it is at least 1000 x that dtype's machine epsilon (float32: 1.2e-4), so a correct
+   float32 answer is not failed at 1e-10;
+6. *the whole answer negated* ("your whole answer has the wrong sign"), or a transpose: the
+   right numbers with two axes swapped;
 7. *wrong constants*: the answer is a combination of the exercise's named terms
    (``Exercise.terms``; the right answer is their plain sum) with some coefficients off --
    each such term is named, with the factor it is off by matched to the exercise's named
@@ -62,13 +68,16 @@ the measurement (it never fails: a prediction is not graded).
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib
 import inspect
 import itertools
+import linecache
 import numbers
 import os
 import pkgutil
+import textwrap
 import types
 from typing import Any, Callable, Mapping
 
@@ -94,7 +103,8 @@ class Verdict:
 
     ``status``: "correct", "not attempted" or "wrong". ``mistake``: None when correct, else
     the kind of mistake -- "not attempted", "type", "nonfinite", "structure", "shape",
-    "layout", "transpose", "constant", "values" (or what a custom judge reports).
+    "layout", "sign" (the whole answer negated), "transpose", "constant", "values" (or what a
+    custom judge reports).
     ``message``: the line :func:`check` prints or raises.
     """
 
@@ -244,6 +254,14 @@ def check(exercise_id: str, answer: Any, **context: Any) -> None:
     reference solution itself fails (a bug in the course, not in the student's work).
     """
     verdict = evaluate(exercise_id, answer, **context)
+    if verdict.status == "not attempted":
+        frame = inspect.currentframe()
+        forgot = functions_without_return(frame.f_back) if frame is not None and frame.f_back is not None else []
+        if forgot:
+            raise ExerciseNotPassed(
+                f"{exercise_id} not yet: your answer is None because your function {', '.join(forgot)} has no "
+                "`return` statement -- it computes something and then returns None. Add `return <your answer>` "
+                "as its last line.")
     if verdict.status == "wrong":
         raise ExerciseNotPassed(verdict.message)
     if verdict.status == "not attempted":
@@ -256,6 +274,78 @@ def check(exercise_id: str, answer: Any, **context: Any) -> None:
               "instead, and it passes. Write your answer where it says so and re-run the cell.")
         return
     print(verdict.message)
+
+
+def lacks_return(function: Callable) -> bool:
+    """True if ``function`` has a body of its own but no ``return`` statement (so it returns None).
+
+    The untouched stub (``return None  # your answer here``) has a return, and a body that is
+    only a docstring, ``pass`` or ``...`` is not attempted yet: both give False. Nested
+    functions and lambdas are not searched (their returns are not the function's). False when
+    the source cannot be read. Raises TypeError if ``function`` is not a Python function.
+    """
+    if not isinstance(function, types.FunctionType):
+        raise TypeError(f"function must be a Python function, got {type(function).__name__}")
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return False
+    defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if not defs:
+        return False
+    body = list(defs[0].body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]  # the docstring
+    trivial = all(isinstance(b, ast.Pass) or (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))
+                  for b in body)
+    if trivial:
+        return False
+
+    def returns(nodes: list) -> bool:
+        for node in nodes:
+            if isinstance(node, ast.Return):
+                return True
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                continue
+            if returns(list(ast.iter_child_nodes(node))):
+                return True
+        return False
+
+    return not returns(body)
+
+
+def functions_without_return(frame: types.FrameType) -> list[str]:
+    """Names of the student's functions called in the statement ``frame`` is executing that lack ``return``.
+
+    Reads that statement's source (a notebook cell's source is in ``linecache``), takes every
+    name called in it, and keeps those bound in the frame to a function defined outside this
+    package for which :func:`lacks_return` is True. Empty when the source cannot be read.
+    """
+    lines = linecache.getlines(frame.f_code.co_filename)
+    if not lines:
+        return []
+    try:
+        tree = ast.parse("".join(lines))
+    except SyntaxError:
+        return []
+    line = frame.f_lineno
+    names: list[str] = []
+    for statement in ast.walk(tree):
+        if not isinstance(statement, ast.stmt) or isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+            continue
+        if not statement.lineno <= line <= (statement.end_lineno or statement.lineno):
+            continue
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in names:
+                names.append(node.func.id)
+    found = []
+    for name in names:
+        value = frame.f_locals.get(name, frame.f_globals.get(name))
+        if isinstance(value, types.FunctionType) and not (value.__module__ or "").startswith("ntk_lessons") \
+                and lacks_return(value):
+            found.append(f"`{name}`")
+    return found
 
 
 def reference_answer(exercise_id: str, **context: Any) -> Any:
@@ -375,12 +465,30 @@ def _layout_words(exercise: Exercise, perm: tuple[int, ...], flattened_to: tuple
     return f"it holds the right numbers with axes in the order ({got}); the exercise asks for ({want})"
 
 
+def dtype_rtol(rtol: float, *arrays: Any) -> float:
+    """``rtol``, raised to 1000 x machine epsilon of the least precise floating dtype among ``arrays``.
+
+    float64 keeps ``rtol`` (1000 eps = 2.2e-13); float32 gets at least 1.2e-4, float16 at least 0.98:
+    a correct answer computed in float32 is not failed at a float64 tolerance. Integer and
+    non-array inputs do not count. ValueError if ``rtol`` is not positive.
+    """
+    if not (isinstance(rtol, numbers.Real) and rtol > 0):
+        raise ValueError(f"rtol must be a positive number, got {rtol!r}")
+    eps = [float(np.finfo(a.dtype).eps) for a in arrays
+           if hasattr(a, "dtype") and np.issubdtype(np.dtype(a.dtype), np.floating)]
+    return max(float(rtol), 1000 * max(eps)) if eps else float(rtol)
+
+
 def _judge_array(exercise: Exercise, answer: Any, ctx: Context) -> Verdict:
-    truth = np.asarray(exercise.truth(ctx), dtype=np.float64)
+    raw_truth = exercise.truth(ctx)
+    truth = np.asarray(raw_truth, dtype=np.float64)
     expected = f"expected {exercise.expects} -- here shape {truth.shape}"
     problem = _describe_type(answer)
     if problem is not None:
         return exercise.wrong("type", f"{expected}; got {problem}.")
+    rtol = dtype_rtol(exercise.rtol, answer, raw_truth)
+    if rtol != exercise.rtol:
+        exercise = dataclasses.replace(exercise, rtol=rtol)
     arr = np.asarray(answer, dtype=np.float64)
     bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
     if bad:
@@ -394,7 +502,8 @@ def _judge_array(exercise: Exercise, answer: Any, ctx: Context) -> Verdict:
             continue  # this "mistake" is right for this context (e.g. O = 1)
         c = _matches_up_to_scale(arr, wrong, exercise.rtol)
         if c is not None:
-            also = "" if abs(c - 1) < 1e-3 else f" (And the whole answer is also {c:.4g} times the right size.)"
+            also = ("" if abs(c - 1) < 1e-3 else " (And your whole answer has the wrong sign.)" if abs(c + 1) < 1e-3
+                    else f" (And the whole answer is also {c:.4g} times the right size.)")
             return exercise.wrong("structure", mistake.hint + also)
 
     if arr.shape != truth.shape:
@@ -413,6 +522,9 @@ def _judge_array(exercise: Exercise, answer: Any, ctx: Context) -> Verdict:
 
     if _close(arr, truth, atol):
         return exercise.correct()
+    if np.any(truth != 0) and _close(arr, -truth, atol):
+        return exercise.wrong("sign", "your whole answer has the wrong sign: every entry is minus the right one "
+                                      "(a subtraction the wrong way round?).")
 
     for perm in itertools.permutations(range(truth.ndim)):
         if perm != tuple(range(truth.ndim)) and truth.transpose(perm).shape == arr.shape:
@@ -429,7 +541,7 @@ def _judge_array(exercise: Exercise, answer: Any, ctx: Context) -> Verdict:
     return exercise.wrong(
         "values",
         f"the largest difference is {diff[where]:.3g} at index {tuple(int(i) for i in where)} "
-        f"(expected {truth[where]:.4g}, got {arr[where]:.4g}). {exercise.hint}",
+        f"(expected {truth[where]:.7g}, got {arr[where]:.7g}). {exercise.hint}",
     )
 
 

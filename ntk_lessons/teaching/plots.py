@@ -224,29 +224,59 @@ def share_vs_width(widths: Sequence[int], shares: np.ndarray, slope: float, ax=N
 
 
 def _fit_label(fit) -> str:
-    return f"slope {fit.slope:.2f} [{fit.low:.2f}, {fit.high:.2f}]"
+    """"slope -0.45 [-0.50, -0.40]" for a fit with (slope or mean, low, high); "(1 seed: no interval)" if NaN."""
+    slope = fit.slope if hasattr(fit, "slope") else fit.mean
+    if not (np.isfinite(fit.low) and np.isfinite(fit.high)):
+        return f"slope {slope:.2f} (1 seed: no interval)"
+    return f"slope {slope:.2f} [{fit.low:.2f}, {fit.high:.2f}]"
 
 
 def error_vs_width(series: dict, *, ylabel: str, title: str, floors: dict | None = None, xlabel: str = "width n",
-                   ax=None):
-    """Log-log error against width for several sweeps, each with its fitted power law and interval.
+                   fits: dict | None = None, floor_fits: dict | None = None, ax=None):
+    """Log-log error against width for several sweeps, each with the model the lesson fits to it.
 
     ``series``: {label: (widths (W,), values (W, S))} -- every seed a faint dot, the mean over
-    seeds a marker, and the fitted line (``analysis.fit_power_law``) with its slope and 95%
-    bootstrap interval in the legend. ``floors``: {label: floor} drawn as dotted horizontal
-    lines in the series' colour (``analysis.fit_floor``). Returns the Axes.
+    seeds a marker. Each series gets one dashed model line and its legend entry:
+
+    * default: the power law of ``analysis.fit_power_law`` over all widths, "slope s [low, high]";
+    * ``fits``: {label: (fit, fit_widths)} -- the lesson's own fit (anything with ``slope`` or
+      ``mean``, and ``low``, ``high``; NaN bounds read "1 seed: no interval"), drawn only over
+      ``fit_widths``, so the legend shows exactly the value the lesson prints;
+    * ``floor_fits``: {label: analysis.FloorFit} -- a floored series: the fitted model
+      sqrt(a / n + c) (not a power law) and a dotted line at the floor sqrt(c), legend
+      "floor √c = ...".
+
+    ``floors``: {label: floor} dotted horizontal lines in the series' colour. Returns the Axes.
     """
+    fits, floor_fits = dict(fits or {}), dict(floor_fits or {})
+    unknown = (set(fits) | set(floor_fits)) - set(series)
+    if unknown:
+        raise ValueError(f"fits/floor_fits name series that are not in series: {sorted(unknown)}")
     ax = ax or plt.subplots(figsize=(6.4, 4.4), layout="constrained")[1]
     all_widths = sorted({float(w) for widths, _ in series.values() for w in widths})
     for label, (widths, values) in series.items():
         widths, values = np.asarray(widths, float), np.asarray(values, float)
-        fit = fit_power_law(widths, values)
         mean = values.mean(axis=1)
-        line = ax.loglog(widths, mean, "o-", lw=1, ms=5, label=f"{label}: {_fit_label(fit)}")[0]
+        if label in floor_fits:
+            model = floor_fits[label]
+            legend = f"{label}: floor √c = {model.floor:.3g}"
+        else:
+            fit, fit_widths = fits[label] if label in fits else (fit_power_law(widths, values), widths)
+            legend = f"{label}: {_fit_label(fit)}"
+        line = ax.loglog(widths, mean, "o-", lw=1, ms=5, label=legend)[0]
         for s in range(values.shape[1]):
             ax.loglog(widths, values[:, s], ".", color=line.get_color(), alpha=0.35, ms=4)
-        ax.loglog(widths, power_law_line(widths, mean, fit.slope, widths), "--", lw=0.8,
-                  color=line.get_color())
+        if label in floor_fits:
+            grid = np.geomspace(widths.min(), widths.max(), 50)
+            ax.loglog(grid, np.sqrt(np.maximum(model.a / grid + model.c, 1e-300)), "--", lw=0.8,
+                      color=line.get_color())
+            if model.floor > 0:
+                ax.axhline(model.floor, ls=":", lw=1.2, color=line.get_color())
+        else:
+            slope = fit.slope if hasattr(fit, "slope") else fit.mean
+            keep = np.isin(widths, np.asarray(fit_widths, float))
+            ax.loglog(widths[keep], power_law_line(widths[keep], mean[keep], slope, widths[keep]), "--", lw=0.8,
+                      color=line.get_color())
         if floors and label in floors and floors[label] > 0:
             ax.axhline(floors[label], ls=":", lw=1.2, color=line.get_color())
     ax.set(xlabel=xlabel, ylabel=ylabel)

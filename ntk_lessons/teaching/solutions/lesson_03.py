@@ -80,3 +80,53 @@ exercises.register(Exercise(
     rtol=1e-10,
     success="its Frobenius norm divided by ‖Θ‖_F is the off-diagonal error every N x N kernel shares.",
 ))
+
+
+
+def _compression(c):
+    """Class-major rows j·N + n: V = (1/√O) 1_O ⊗ I_N -- column n is 1/√O on rows n, N + n, 2N + n, ..."""
+    return np.kron(np.ones((c.O, 1)), np.eye(c.N)) / np.sqrt(c.O)
+
+
+def _compression_truth(c):
+    for name in ("N", "O"):
+        value = getattr(c, name)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    # entry by entry from the definition: g(x_n) = (1/√O) Σ_j f_j(x_n), and f_j(x_n) is class-major row j·N + n
+    v = np.zeros((c.N * c.O, c.N))
+    for n in range(c.N):
+        for j in range(c.O):
+            v[j * c.N + n, n] = 1 / np.sqrt(c.O)
+    return v
+
+
+exercises.register(Exercise(
+    id="03.pntk_compression",
+    needs=("N", "O"),
+    expects="an (N·O, N) matrix V with pNTK = Vᵀ Θ V for Θ flattened class-major (row j·N + n)",
+    axes=("row", "column"),
+    truth=_compression_truth,
+    solution=_compression,
+    terms=lambda c: {"(1/√O) 1_O ⊗ I_N": _compression_truth(c)},
+    constants=lambda c: {"1/√O": 1 / np.sqrt(c.O)},
+    mistakes=(
+        Mistake("sample-major rows",
+                lambda c: np.kron(np.eye(c.N), np.ones((c.O, 1))) / np.sqrt(c.O),
+                "that is section 1's V for the sample-major order (row n·O + j). In class-major order the rows of "
+                "input n are n, N + n, 2N + n, ...: one in each of the O blocks of N rows."),
+        Mistake("one logit only",
+                lambda c: np.kron(np.eye(c.O)[:, :1], np.eye(c.N)),
+                "your V picks one logit per input (that compresses Θ to Θ_11, the first-logit kernel); the pNTK "
+                "sums all O logits of each input."),
+    ),
+    shape_hints=lambda c: {(c.N, c.N * c.O): "that is Vᵀ; V has one row per (logit, input) and one column per "
+                                             "input: shape (N·O, N).",
+                           (c.N * c.O, c.N * c.O): "that is a projection V Vᵀ (or a Kronecker product with I_O "
+                                                   "on the wrong side); V itself has N columns."},
+    hint="Column n of V is 1/√O on the O rows that hold input n's logits (rows j·N + n) and 0 elsewhere: a "
+         "Kronecker product of a column of ones and an identity, in the right order.",
+    rtol=1e-10,
+    success="its columns are orthonormal (VᵀV = I_N), so the pNTK is a compression of Θ in this order too, and its "
+            "eigenvalues interlace Θ's -- the next cell shows it with your V.",
+))
