@@ -32,11 +32,12 @@ def block_structure_figure(x: np.ndarray, width: int, seed: int, *, order: str =
     dec = readout.decompose_at_init(x, width, config.lesson_seed(seed), **model)
     share = float(blocks.offdiagonal_share(dec.full))
     depth, out_dim = model.get("depth", 2), dec.body.shape[-1]
-    setup = (f"N = {len(x)} inputs, O = {out_dim}, {depth} hidden layers, σw = {model.get('W_std', 1.0):g}, "
+    setup = (f"N = {len(x)} inputs, O = {out_dim}, {depth} hidden layers, σw = {model.get('W_std', 1.0):.3g}, "
              f"σb = {model.get('b_std', 0.0)}, {np.asarray(x).dtype}")
     fig = plots.kernel_heatmaps({"eNTK": dec.full, "readout term": dec.readout, "body term": dec.body}, order=order,
                                 vmax=vmax, input_labels=input_labels)
-    fig.suptitle(f"width {width}, seed {seed}, {order}-major: off-diagonal share {share:.3f}\n{setup}", fontsize=10)
+    fig.suptitle(f"width {width}, seed {config.lesson_seed(seed)}, {order}-major: off-diagonal share {share:.3f}\n"
+                 f"{setup}", fontsize=10)
     return fig, dec
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from ...core import blocks, kernels, models, readout
 from ...support import config
 from ...teaching import exercises
-from ...teaching.exercises import Exercise, Verdict
+from ...teaching.exercises import Exercise, Mistake, Verdict
 
 
 def _features(c):
@@ -109,4 +109,94 @@ exercises.register(Exercise(
     solution=_architecture,
     judge=_judge_architecture,
     success="this network's eNTK has no off-diagonal entries at all, for every draw of its weights.",
+))
+
+
+# ---------------------------------------------------------------- exercise 3: derive the readout term of g = M f
+
+def _mixing(c) -> np.ndarray:
+    """The fixed mixing matrix M (O', O) as a float64 array; ValueError naming ``M`` if it does not fit."""
+    M = np.asarray(c.M, dtype=np.float64)
+    out_dim = c.apply_fn.spec.out_dim
+    if M.ndim != 2 or M.shape[1] != out_dim:
+        raise ValueError(f"M must be an (O', O) matrix with O = {out_dim} columns (the network's outputs), "
+                         f"got shape {M.shape}")
+    return M
+
+
+def _mixed_truth(c):
+    """Autodiff over the readout parameters (W, b) of g(x) = M f(x): no formula."""
+    params, x = c.params, c.x
+    M = jax.numpy.asarray(_mixing(c), dtype=np.asarray(x).dtype)
+
+    def jac(inputs):
+        return jax.jacrev(lambda top: c.apply_fn([*params[:-1], top], inputs) @ M.T)(params[-1])  # (N, O', *leaf)
+
+    contract = lambda a, b: jax.numpy.einsum("nj...,mk...->nmjk", a, b)  # noqa: E731
+    leaves = jax.tree_util.tree_leaves(jax.tree_util.tree_map(contract, jac(x), jac(x)))
+    return np.asarray(sum(leaves), dtype=np.float64)
+
+
+def _mixed_parts(c):
+    """The readout scalar's two parts, σ_w² φ·φ'/n and σ_b² (each (N, N)), and M Mᵀ (O', O')."""
+    spec, phi, M = c.apply_fn.spec, _features(c), _mixing(c)
+    return spec.W_std**2 * (phi @ phi.T) / phi.shape[1], np.full((len(phi), len(phi)), spec.b_std**2), M @ M.T
+
+
+def _mixed_readout(c):
+    """g = M f: the readout gradient of g_a is Σ_j M_aj ∂f_j, and ∂f_j·∂f_k = s δ_jk, so the term is s (M Mᵀ)_ab."""
+    spec, phi, M = c.apply_fn.spec, readout.features(c.apply_fn, c.params, c.x), np.asarray(c.M)
+    scalar = spec.W_std**2 * (phi @ phi.T) / phi.shape[1] + spec.b_std**2  # (N, N): the readout scalar s
+    return np.asarray(scalar)[:, :, None, None] * (M @ M.T)                 # s(x, x') (M Mᵀ)
+
+
+def _mixed_terms(c):
+    inputs, bias, mmt = _mixed_parts(c)
+    return {"σ_w² φ·φ'/n ⊗ M Mᵀ": inputs[:, :, None, None] * mmt, "σ_b² ⊗ M Mᵀ": bias[:, :, None, None] * mmt}
+
+
+def _with(c, matrix):
+    inputs, bias, _ = _mixed_parts(c)
+    return (inputs + bias)[:, :, None, None] * matrix
+
+
+def _mixed_mistakes():
+    return (
+        Mistake("the identity", lambda c: _with(c, np.eye(len(_mixing(c)))),
+                "each O' x O' block is the scalar times I: that is the readout term of f itself. g_a = Σ_j M_aj f_j "
+                "mixes the logits: which pairs (a, b) of mixed outputs share a readout parameter, and with which "
+                "weights?"),
+        Mistake("Mᵀ M", lambda c: _with(c, _mixing(c).T @ _mixing(c))
+                if _mixing(c).shape[0] == _mixing(c).shape[1] else np.zeros(1),
+                "you have Mᵀ M where M Mᵀ belongs: the gradient of g_a is Σ_j M_aj ∂f_j, so the (a, b) entry pairs "
+                "row a of M with row b."),
+        Mistake("M", lambda c: _with(c, _mixing(c)) if _mixing(c).shape[0] == _mixing(c).shape[1] else np.zeros(1),
+                "each block is the scalar times M: M enters once for g(x) and once for g(x'), so twice."),
+        Mistake("all ones", lambda c: _with(c, np.ones((len(_mixing(c)),) * 2)),
+                "every entry of each block has the same value: the entries of M weight each pair of logits."),
+    )
+
+
+def _mixed_shapes(c):
+    n, o_mixed, o = len(c.x), _mixing(c).shape[0], c.apply_fn.spec.out_dim
+    hints = {(n, n): "that is the readout scalar alone; the term is that scalar times an O' x O' matrix per pair."}
+    if o != o_mixed:
+        hints[(n, n, o, o)] = "that has O x O blocks, the logits of f; g = M f has O' outputs, so O' x O' blocks."
+    return hints
+
+
+exercises.register(Exercise(
+    id="02.mixed_readout_term",
+    needs=("apply_fn", "params", "x", "M"),
+    expects="an (N, N, O', O') array: the readout parameters' contribution to the eNTK of g = M f",
+    axes=("n", "m", "a", "b"),
+    truth=_mixed_truth,
+    solution=_mixed_readout,
+    terms=_mixed_terms,
+    constants=_readout_constants,
+    mistakes=_mixed_mistakes(),
+    shape_hints=_mixed_shapes,
+    hint="Write ∂g_a/∂(W, b) = Σ_j M_aj ∂f_j/∂(W, b) and use the section-1 result ∂f_j·∂f_k = s δ_jk.",
+    rtol=1e-5,  # float32 inputs: agreement to a few units of float32 rounding
+    success="the readout term of g = M f is the readout scalar times M Mᵀ: a multiple of I only when M Mᵀ is.",
 ))
