@@ -738,3 +738,34 @@ def gap_before_after(table: dict, *, title: str, ax=None):
     ax.legend(frameon=False, fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return ax
+
+
+def gap_by_optimiser(runs: dict, *, title: str, fig=None):
+    """Lesson 07: the pNTK against the eNTK over training, one line per run ({label: ``GapMeasurements``}, e.g.
+    {"SGD": ..., "Adam": ...}), on a symmetric-log step axis (step 0 shows): the total relative Frobenius error
+    and the λmax relative error; its diagonal and off-diagonal block parts; and the mean correlation of different
+    logits' gradients at one input. Returns the figure."""
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError("runs must be a non-empty dict {label: GapMeasurements}")
+    fig = fig or plt.figure(figsize=(13, 4), layout="constrained")
+    axes = fig.subplots(1, 3)
+    for (label, m), colour in zip(runs.items(), ("C0", "C3", "C2", "C1")):
+        steps = np.array(m.step, float)
+        axes[0].plot(steps, m.total, "o-", color=colour, label=f"{label}: ‖Θ − Θ̂⊗I‖/‖Θ‖")
+        axes[0].plot(steps, m.lambda_max_rel_error, "D--", color=colour, label=f"{label}: λmax relative error")
+        axes[1].plot(steps, m.diagonal, "s-", color=colour, label=f"{label}: diagonal blocks")
+        axes[1].plot(steps, m.offdiagonal, "^--", color=colour, label=f"{label}: off-diagonal blocks")
+        axes[2].plot(steps, m.gradient_correlation, "o-", color=colour, label=label)
+    axes[2].axhline(0, color="0.6", lw=0.8)
+    axes[0].set(ylabel="relative error", title="Θ̂ ⊗ I against the eNTK", ylim=(0, None))
+    axes[1].set(ylabel="relative Frobenius error", title="where the error sits", ylim=(0, None))
+    axes[2].set(ylabel="mean Θ_jk(x,x)/√(Θ_jj Θ_kk), j ≠ k", title="correlation of different logits' gradients")
+    for ax in axes:
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlim(left=0)
+        ax.set_xlabel("training step (symmetric log scale: linear below 10)")
+        ax.title.set_fontsize(10)
+        ax.legend(frameon=False, fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    return fig
