@@ -96,3 +96,13 @@ def test_error_vs_width_draws_the_lessons_own_fits_and_floor_models():
     assert "1 seed: no interval" in ax.get_legend().get_texts()[0].get_text()
     with pytest.raises(ValueError, match="not in series"):
         plots.error_vs_width({"a": steep}, ylabel="e", title="t", fits={"b": (fit, widths)})
+
+
+def test_error_vs_width_labels_at_least_three_ticks_over_two_decades():
+    widths = np.array([64, 256, 1024, 4096])
+    steep = (widths, 0.5 * (widths[:, None] / 64.0) ** -1.2 * np.ones((1, 2)))  # about 2.2 decades
+    ax = plots.error_vs_width({"steep": steep}, ylabel="e", title="t")
+    ax.figure.canvas.draw()
+    low, high = ax.get_ylim()
+    labelled = [t for t in ax.yaxis.get_majorticklabels() if t.get_text() and low <= t.get_position()[1] <= high]
+    assert len(labelled) >= 3 and all("10^" not in t.get_text() for t in labelled)

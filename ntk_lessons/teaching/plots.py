@@ -283,6 +283,12 @@ def error_vs_width(series: dict, *, ylabel: str, title: str, floors: dict | None
     ax.set_title(title, fontsize=10)
     ax.legend(frameon=False, fontsize=8)
     readable_log_axes(ax, all_widths)
+    low, high = ax.get_ylim()
+    if low > 0 and np.log10(high / low) >= 1.5:
+        # more than 1.5 decades: plain labels at 1, 2, 5 x 10^k (every decade beyond 3), never fewer than three
+        ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0) if np.log10(high / low) < 3 else (1.0,)))
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     return ax
 
 
