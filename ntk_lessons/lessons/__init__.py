@@ -8,8 +8,9 @@ Holds
     convergence       03: each N x N kernel against the eNTK over widths and seeds (tidy records)
     width_limits      04: finite networks against their infinite-width kernel Θ_∞ (mlp and conv net)
     scaling           05: time and memory of the eNTK and the pNTK as N and O grow; extrapolations
-    practice          05: regression on all the digits, the approximation during training
+    practice          05: regression on all the digits; the approximation during training (used by 07)
     trajectories      06: a network's training run against its kernels' predictions; look-ahead
+    learning          07: the cross-entropy conservation law; the pNTK over training under SGD and Adam
 
 Results that figures read are dataclasses with documented fields (``practice.RegressionRow``,
 ``practice.GapMeasurements``, ``trajectories.TrajectoryPoint``, ``trajectories.LookAheadStudy``) or
@@ -20,7 +21,7 @@ neural-tangents (the conv net, the comparisons with stax), never when a module i
 Imported by no other layer: ``teaching``'s widgets take a lesson's function or result as an argument.
 """
 
-from . import block_structure, convergence, networks, practice, scaling, sweeps, trajectories, width_limits
+from . import block_structure, convergence, learning, networks, practice, scaling, sweeps, trajectories, width_limits
 
-__all__ = ["block_structure", "convergence", "networks", "practice", "scaling", "sweeps", "trajectories",
+__all__ = ["block_structure", "convergence", "learning", "networks", "practice", "scaling", "sweeps", "trajectories",
            "width_limits"]

@@ -1,4 +1,5 @@
-r"""Lesson 05: the pNTK in practice -- kernel regression on all the digits, and the gap during training.
+r"""Lessons 05 and 07: the pNTK in practice -- kernel regression on all the digits (05), and the gap during
+training (07, driven by ``lessons.learning``).
 
 The setting (fixed, so that every number in the lesson can be reproduced):
 
@@ -133,12 +134,17 @@ def network(width: int, *, seed: int = 0, dtype: str = "float32") -> tuple[Calla
 
 def train_network(apply_fn: Callable, params: Any, split: DigitsSplit, *, steps: int,
                   checkpoint_steps: Sequence[int] = (), loss: str | None = None, seed: int = 0,
-                  record_every: int = 10, progress: bool = True) -> training.TrainingResult:
-    """``training.train`` with the lesson's recipe (:data:`TRAINING`; ``loss`` overrides its loss,
-    e.g. "mse" for a control run; full batches when the split has fewer training digits than
-    a minibatch) on the split's training digits, test accuracy recorded every
-    ``record_every`` steps, params kept at ``checkpoint_steps``. Cost O(steps · 100 · P)."""
+                  record_every: int = 10, progress: bool = True, optimizer: str | None = None,
+                  lr: float | None = None) -> training.TrainingResult:
+    """``training.train`` with the lesson's recipe (:data:`TRAINING`; ``loss``, ``optimizer`` ("sgd" or
+    "adam") and ``lr`` override its entries, e.g. "mse" or SGD for a control run; full batches when the
+    split has fewer training digits than a minibatch) on the split's training digits, test accuracy
+    recorded every ``record_every`` steps, params kept at ``checkpoint_steps``. Cost O(steps · 100 · P)."""
     recipe = dict(TRAINING) if loss is None else dict(TRAINING, loss=loss)
+    if optimizer is not None:
+        recipe["optimizer"] = checks.one_of(optimizer, "optimizer", training.OPTIMIZERS)
+    if lr is not None:
+        recipe["lr"] = checks.nonnegative_float(lr, "lr")
     recipe["batch_size"] = min(recipe["batch_size"], split.n_train)  # full batch for tiny training sets
     return training.train(apply_fn, params, split.x_train, split.y_train, steps=steps, seed=config.lesson_seed(seed),
                           x_test=split.x_test, y_test=split.y_test, record_every=record_every,
@@ -604,10 +610,12 @@ def gap_during_training(apply_fn: Callable, result: training.TrainingResult, spl
 
 
 def conv_net_gap(split: DigitsSplit, *, channels: Sequence[int] = (16, 16), steps: int = 1000, seed: int = 0,
-                 n_kernel: int = 100, n_test: int = 200, ridge: float = RIDGE,
-                 progress: bool = True) -> tuple[GapMeasurements, training.TrainingResult]:
+                 n_kernel: int = 100, n_test: int = 200, ridge: float = RIDGE, progress: bool = True,
+                 optimizer: str | None = None, lr: float | None = None,
+                 ) -> tuple[GapMeasurements, training.TrainingResult]:
     """:func:`gap_during_training` for the lesson-04 conv net (``reference.conv_net.digits_conv_net``) at
-    initialisation and after ``steps`` steps of :data:`TRAINING` on the split's digits as 8 x 8 images.
+    initialisation and after ``steps`` steps of :data:`TRAINING` (``optimizer``, ``lr``: overrides, as in
+    :func:`train_network`) on the split's digits as 8 x 8 images.
 
     Kernels by Jacobian contraction, the Jacobians built one input at a time (method "jacobian" of
     :data:`GAP_METHODS`: the conv net is not an mlp). With ``jax_enable_x64`` on (needed for the float64
@@ -625,7 +633,7 @@ def conv_net_gap(split: DigitsSplit, *, channels: Sequence[int] = (16, 16), step
     _, params = init_fn(config.key(seed), images.x_train.shape)
     params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), params)
     result = train_network(apply_fn, params, images, steps=steps, seed=seed, record_every=steps,
-                           checkpoint_steps=[0, steps], progress=progress)
+                           checkpoint_steps=[0, steps], progress=progress, optimizer=optimizer, lr=lr)
     gap = gap_during_training(apply_fn, result, images, n_kernel=n_kernel, n_test=n_test, ridge=ridge,
                               method="jacobian", progress=progress)
     return gap, result
