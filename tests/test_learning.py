@@ -151,6 +151,7 @@ def test_lesson_07_exercises_tell_structure_from_sign(contexts):
 
 @pytest.mark.neural_tangents
 def test_learning_run_of_the_conv_net_conserves_the_mean_row_under_sgd(monkeypatch, tmp_path):
+    pytest.importorskip("neural_tangents")
     monkeypatch.setenv("NTK_LESSONS_CACHE_DIR", str(tmp_path))
     jax.config.update("jax_enable_x64", True)
     try:
