@@ -129,7 +129,7 @@ SMALL = dict(n_train=8, n_test=6, out_dim=3, depth=2)
 def test_mlp_point_records_are_tidy_and_wider_networks_are_closer_to_the_limit():
     narrow = width_limits.mlp_point(DigitsNetwork(width=8, seed=0, out_dim=3), n_train=8, n_test=6)
     wide = width_limits.mlp_point(DigitsNetwork(width=1024, seed=0, out_dim=3), n_train=8, n_test=6)
-    metrics = set(width_limits.LIMIT_METRICS) | set(width_limits.REGRESSION_METRICS)
+    metrics = {*width_limits.LIMIT_METRICS, *width_limits.SPECTRAL_METRICS, *width_limits.REGRESSION_METRICS}
     for records, width in ((narrow, 8), (wide, 1024)):
         assert {r["metric"] for r in records} == metrics and len(records) == len(metrics)
         assert all(r["model"] == "mlp" and r["width"] == width and r["seed"] == 0 for r in records)
@@ -298,7 +298,7 @@ def test_conv_point_compares_with_the_infinite_cnn_kernel(cache_dir):
 
     narrow = width_limits.conv_point(width=2, seed=0, n=4, out_dim=3)
     wide = width_limits.conv_point(width=256, seed=0, n=4, out_dim=3)
-    assert {r["metric"] for r in wide} == set(width_limits.LIMIT_METRICS)
+    assert {r["metric"] for r in wide} == {*width_limits.LIMIT_METRICS, *width_limits.SPECTRAL_METRICS}
     assert all(r["model"] == "conv" and r["width"] == 256 for r in wide)
     value, narrow_value = ({r["metric"]: r["value"] for r in rs} for rs in (wide, narrow))
     assert value["entk_vs_limit"] < narrow_value["entk_vs_limit"] / 3 and value["entk_vs_limit"] < 0.1
@@ -311,7 +311,8 @@ def test_conv_point_compares_with_the_infinite_cnn_kernel(cache_dir):
     theta = kernels.entk(apply_fn, params, data.digits_as_images(x), method="jacobian")
     assert width_limits.limit_errors(theta, k)["entk_vs_limit"] == pytest.approx(value["entk_vs_limit"], rel=1e-6)
     records = width_limits.conv_sweep([2, 4], [0], n=4, out_dim=3, progress=False)
-    assert len(records) == 2 * len(width_limits.LIMIT_METRICS) and len(list(cache_dir.glob("*.json"))) == 2
+    per_point = len(width_limits.LIMIT_METRICS + width_limits.SPECTRAL_METRICS)
+    assert len(records) == 2 * per_point and len(list(cache_dir.glob("*.json"))) == 2
 
 
 # ----------------------------------------------------------------------------- issue 18: norms, ratio formula, slopes

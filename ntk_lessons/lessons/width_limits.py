@@ -53,6 +53,8 @@ from .networks import DigitsNetwork
 
 LIMIT_METRICS = ("entk_diagonal", "entk_offdiagonal", "entk_vs_limit", "pntk", "entk_diagonal_vs_pntk",
                  "entk_vs_pntk", "distance_ratio", "diagonal_distance_ratio")
+SPECTRAL_METRICS = ("spectral_vs_limit", "spectral_vs_pntk", "spectral_ratio", "lambda_max_error_limit",
+                    "lambda_max_error_pntk")  # square kernels only (N1 = N2)
 REGRESSION_METRICS = ("accuracy_entk", "accuracy_pntk", "accuracy_limit", "prediction_pntk_vs_entk",
                       "prediction_limit_vs_entk", "prediction_pntk_vs_limit")
 
@@ -72,8 +74,9 @@ def limit_errors(theta: Any, k_limit: Any, pntk: Any = None) -> dict[str, float]
       k_limit: Θ_∞ (N1, N2) on the same inputs (not identically zero).
       pntk: (N1, N2), default ``approximations.from_entk(theta, "pntk")``.
     Returns:
-      {metric: float} for every name in :data:`LIMIT_METRICS`, computed in float64.
-    Cost O(N1 N2 O²).
+      {metric: float} for every name in :data:`LIMIT_METRICS`, and for square kernels (N1 = N2) every
+      name in :data:`SPECTRAL_METRICS`, computed in float64.
+    Cost O(N1 N2 O²), plus O((N O)³) for the spectral metrics of a square kernel.
     """
     theta = checks.full_kernel(theta, "theta", float64=True)
     n1, n2, o, _ = theta.shape
