@@ -713,15 +713,20 @@ def gap_during_training(measured: dict, history=None, *, title: str, fig=None):
         ax4.plot(steps, 100 * np.array(measured.train_accuracy), "o-", label="training accuracy")
         ax4.plot(steps, 100 * np.array(measured.test_accuracy), "s-", label="test accuracy")
     ax4.set(ylabel="accuracy of the network (%)", title="the network", ylim=(0, 101))
-    for ax in (ax1, ax2, ax3, ax4):
+    training_step_axes((ax1, ax2, ax3, ax4))
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def training_step_axes(axes) -> None:
+    """Style panels whose x axis is the training step: symmetric log (step 0 shows, linear below 10), legend, grid."""
+    for ax in axes:
         ax.set_xscale("symlog", linthresh=10)
         ax.set_xlim(left=0)
         ax.set_xlabel("training step (symmetric log scale: linear below 10)")
         ax.title.set_fontsize(10)
         ax.legend(frameon=False, fontsize=8)
         ax.grid(alpha=0.3)
-    fig.suptitle(title, fontsize=10)
-    return fig
 
 
 def gap_before_after(table: dict, *, title: str, ax=None):
@@ -766,12 +771,6 @@ def gap_by_optimiser(runs: dict, *, title: str, fig=None):
     axes[0].set(ylabel="relative error", title="Θ̂ ⊗ I against the eNTK", ylim=(0, None))
     axes[1].set(ylabel="relative Frobenius error", title="where the error sits", ylim=(0, None))
     axes[2].set(ylabel="mean Θ_jk(x,x)/√(Θ_jj Θ_kk), j ≠ k", title="correlation of different logits' gradients")
-    for ax in axes:
-        ax.set_xscale("symlog", linthresh=10)
-        ax.set_xlim(left=0)
-        ax.set_xlabel("training step (symmetric log scale: linear below 10)")
-        ax.title.set_fontsize(10)
-        ax.legend(frameon=False, fontsize=8)
-        ax.grid(alpha=0.3)
+    training_step_axes(axes)
     fig.suptitle(title, fontsize=10)
     return fig
