@@ -79,12 +79,9 @@ def test_train_network_overrides_the_recipe(small_split):
 def test_learning_run_is_cached_and_round_trips(monkeypatch, tmp_path):
     monkeypatch.setenv("NTK_LESSONS_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(learning, "GAP_WIDTH", 16)
-    jax.config.update("jax_enable_x64", True)
-    try:
-        run = learning.learning_run("sgd", checkpoints=[0, 2], n_kernel=6, n_test=8, progress=False)
-        again = learning.learning_run("sgd", checkpoints=[0, 2], n_kernel=6, n_test=8, progress=False)
-    finally:
-        jax.config.update("jax_enable_x64", False)
+    # float64 is on for every test (conftest.py), as the lesson switches it on
+    run = learning.learning_run("sgd", checkpoints=[0, 2], n_kernel=6, n_test=8, progress=False)
+    again = learning.learning_run("sgd", checkpoints=[0, 2], n_kernel=6, n_test=8, progress=False)
     assert len(list(tmp_path.rglob("*.json"))) == 1
     assert again == run and run.gap.step == [0, 2] and len(run.train_loss) == 2
     assert run.conservation.mean_row_drift[-1] < 1e-5
@@ -153,11 +150,7 @@ def test_lesson_07_exercises_tell_structure_from_sign(contexts):
 def test_learning_run_of_the_conv_net_conserves_the_mean_row_under_sgd(monkeypatch, tmp_path):
     pytest.importorskip("neural_tangents")
     monkeypatch.setenv("NTK_LESSONS_CACHE_DIR", str(tmp_path))
-    jax.config.update("jax_enable_x64", True)
-    try:
-        run = learning.learning_run("sgd", network="conv", checkpoints=[0, 1], n_kernel=4, n_test=4, progress=False)
-    finally:
-        jax.config.update("jax_enable_x64", False)
+    run = learning.learning_run("sgd", network="conv", checkpoints=[0, 1], n_kernel=4, n_test=4, progress=False)
     assert run.network == "conv" and run.gap.step == [0, 1]
     assert run.conservation.mean_row_drift[-1] < 1e-10 and run.conservation.readout_change[-1] > 0
     assert np.isfinite(run.train_loss).all()
