@@ -22,7 +22,7 @@ Parameter pytree: a list with one entry per stax layer: ``(W, b)`` for a dense l
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -238,3 +238,232 @@ def activation_derivative(spec: MLPSpec, h: jax.Array) -> jax.Array:
 def parameter_count(params: Any) -> int:
     """P, the number of scalar parameters in a pytree."""
     return int(sum(leaf.size for leaf in jax.tree_util.tree_leaves(params)))
+
+
+# --------------------------------------------------------------------------- a residual network with LayerNorm
+
+LAYER_NORM_EPS = 1e-12
+"""The ε of ``stax.LayerNorm`` (its default): (h − mean) / sqrt(ε + var) over the features."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ResNetSpec:
+    """Architecture of a :func:`resnet`: everything but the input dimension and the weights.
+
+    ``width``: n_s, the residual stream's width; ``blocks``: how many residual blocks; ``head_width``: width of
+    an extra dense layer (Dense, LayerNorm, ReLU) between the stream and the readout, or None for none (the
+    readout then reads ReLU(LayerNorm(stream)), of width n_s); ``out_dim``: O; ``W_std``, ``b_std``: σ_w, σ_b of
+    every dense layer; ``parameterization``: "ntk" or "standard", as in :class:`MLPSpec`.
+    """
+
+    width: int
+    out_dim: int
+    blocks: int = 2
+    head_width: int | None = None
+    W_std: float = 2.0**0.5
+    b_std: float | None = 0.1
+    parameterization: str = "ntk"
+
+    @property
+    def activation(self) -> str:
+        return "relu"
+
+    def weight_scale(self, n_in: int) -> float:
+        """c with d h / d W[p, q] = c a[p], as :meth:`MLPSpec.weight_scale`."""
+        return self.W_std / n_in**0.5 if self.parameterization == "ntk" else 1.0
+
+    def bias_scale(self) -> float:
+        """beta with d h / d b[q] = beta, as :meth:`MLPSpec.bias_scale`."""
+        if self.b_std is None:
+            return 0.0
+        return self.b_std if self.parameterization == "ntk" else 1.0
+
+    @property
+    def readout_width(self) -> int:
+        """n, the width of the layer the readout reads."""
+        return self.width if self.head_width is None else self.head_width
+
+    def dense_widths(self, d: int) -> list[tuple[int, int]]:
+        """(n_in, n_out) of every dense layer in forward order: stem, one per block, the head (if any), readout."""
+        shapes = [(d, self.width)] + [(self.width, self.width)] * self.blocks
+        if self.head_width is not None:
+            shapes.append((self.width, self.head_width))
+        return shapes + [(self.readout_width, self.out_dim)]
+
+
+def layer_norm(h: jax.Array, eps: float = LAYER_NORM_EPS) -> jax.Array:
+    """``stax.LayerNorm()``: (h − mean) / sqrt(eps + var) over the last axis (no learned scale or shift).
+    (N, n) -> (N, n). Cost O(N n)."""
+    mean = jnp.mean(h, -1, keepdims=True)
+    var = jnp.var(h, -1, keepdims=True)
+    return (h - mean) / jnp.sqrt(eps + var)
+
+
+def _dense_params(key: jax.Array, n_in: int, n_out: int, spec: ResNetSpec, draw_dtype: tuple) -> tuple:
+    """One ``stax.Dense``'s (W, b): the same two draws as stax (and :class:`MLPInit`)."""
+    k_w, k_b = jax.random.split(key)
+    W = jax.random.normal(k_w, (n_in, n_out), *draw_dtype)
+    b = None if spec.b_std is None else jax.random.normal(k_b, (1, n_out), *draw_dtype)
+    if spec.parameterization == "standard":
+        W = W * (spec.W_std / (n_in / 1) ** 0.5)
+        b = None if b is None else b * spec.b_std
+    return W, b
+
+
+@dataclasses.dataclass(frozen=True)
+class ResNetInit:
+    """``init_fn(key, (N, d), dtype=None) -> ((N, O), params)``, with stax's params layout and draws."""
+
+    spec: ResNetSpec
+
+    def __call__(self, key: jax.Array, input_shape: tuple[int, ...], *, dtype: Any = None) -> tuple[tuple, list]:
+        """Params for inputs (N, d), in the pytree ``stax.serial`` builds for :func:`resnet`'s layers (its module
+        docstring) and drawn as stax draws them for the same key (splits of ``stax.serial``/``stax.parallel``,
+        one per layer, parameter-free layers included). ``dtype`` as in :class:`MLPInit`. Cost O(P)."""
+        if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 2:
+            raise ValueError(f"input_shape must be (N, d) (N may be -1), got {input_shape!r}")
+        d = checks.positive_int(input_shape[-1], "input_shape[-1]")
+        if not isinstance(key, jax.Array) or not (
+            jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) or (key.shape == (2,) and key.dtype == jnp.uint32)
+        ):
+            raise TypeError(f"key must be a JAX PRNG key such as jax.random.PRNGKey(0), got {key!r}")
+        draw = () if dtype is None else (checks.float_dtype(dtype, "dtype"),)
+        s, n = self.spec, self.spec.width
+
+        def split(k):
+            return jax.random.split(k)
+
+        params: list = []
+        key, sub = split(key)
+        params.append(_dense_params(sub, d, n, s, draw))  # stem
+        for _ in range(s.blocks):
+            key, block_key = split(key)
+            block_key, _ = split(block_key)  # FanOut
+            block_key, par_key = split(block_key)  # parallel
+            branch_key, _ = jax.random.split(par_key, 2)  # its two branches; the identity draws nothing
+            branch_key, _ = split(branch_key)  # LayerNorm
+            branch_key, _ = split(branch_key)  # Relu
+            branch_key, dense_key = split(branch_key)
+            params.append([(), ([(), (), _dense_params(dense_key, n, n, s, draw)], ()), ()])
+        if s.head_width is not None:
+            key, sub = split(key)
+            params.append(_dense_params(sub, n, s.head_width, s, draw))
+        key, _ = split(key)  # LayerNorm
+        key, _ = split(key)  # Relu
+        params += [(), ()]
+        key, sub = split(key)
+        params.append(_dense_params(sub, s.readout_width, s.out_dim, s, draw))
+        return (input_shape[0], s.out_dim), params
+
+
+def check_resnet_params(spec: ResNetSpec, params: Any, name: str = "params") -> list[tuple[jax.Array, Any]]:
+    """Check that ``params`` has the layout :func:`resnet`'s init_fn creates; return its dense layers' (W, b)
+    in forward order (stem, blocks, head, readout)."""
+    expected = 1 + spec.blocks + (spec.head_width is not None) + 3
+    if not isinstance(params, (list, tuple)) or len(params) != expected:
+        raise ValueError(f"{name} must be the list of {expected} layer entries that this resnet's init_fn returns, "
+                         f"got {type(params).__name__} of length {len(params) if hasattr(params, '__len__') else '?'}")
+    try:
+        dense = [params[0]] + [params[1 + i][1][0][2] for i in range(spec.blocks)]
+    except (TypeError, IndexError, KeyError):
+        raise ValueError(f"{name}: a residual block's entry is not [(), ([(), (), (W, b)], ()), ()]") from None
+    if spec.head_width is not None:
+        dense.append(params[1 + spec.blocks])
+    dense.append(params[-1])
+    for i, layer in enumerate(dense):
+        if not isinstance(layer, (tuple, list)) or len(layer) != 2 or getattr(layer[0], "ndim", None) != 2:
+            raise ValueError(f"{name}: dense layer {i} is not a (W, b) pair")
+        if (layer[1] is None) != (spec.b_std is None):
+            raise ValueError(f"{name}: dense layer {i} bias presence does not match b_std={spec.b_std}")
+    widths = spec.dense_widths(dense[0][0].shape[0])
+    for i, ((W, _), shape) in enumerate(zip(dense, widths)):
+        if tuple(W.shape) != shape:
+            raise ValueError(f"{name}: dense layer {i} has W of shape {tuple(W.shape)}, expected {shape}")
+    return dense
+
+
+def resnet_forward(spec: ResNetSpec, params: Any, x: jax.Array, offsets: Sequence[jax.Array] | None = None
+                   ) -> tuple[jax.Array, list[jax.Array]]:
+    """The forward pass of a :func:`resnet`: ``(logits (N, O), dense_inputs)``.
+
+    ``dense_inputs[l]`` (N, n_in of layer l) is what dense layer l reads (stem, blocks, head, readout order).
+    ``offsets`` (optional): one array per dense layer, the shape of its output (N, n_out), added to that layer's
+    output: zero offsets change nothing, and the derivative of the logits with respect to them is the
+    backpropagated signal δ_l = ∂f/∂h_l (what ``structured``'s eNTK needs). Cost O(N P).
+    """
+    layers = check_resnet_params(spec, params)
+    if getattr(x, "ndim", None) != 2:
+        raise ValueError(f"x must have shape (N, d), got {getattr(x, 'shape', type(x).__name__)}")
+    if x.shape[1] != layers[0][0].shape[0]:
+        raise ValueError(f"x has {x.shape[1]} features but the model's first layer expects {layers[0][0].shape[0]}")
+    if offsets is not None and len(offsets) != len(layers):
+        raise ValueError(f"offsets must hold one array per dense layer ({len(layers)}), got {len(offsets)}")
+    relu = ACTIVATIONS["relu"]
+    inputs: list[jax.Array] = []
+
+    def apply(i, a):
+        inputs.append(a)
+        h = dense(a, *layers[i], spec)  # MLPSpec's dense: ResNetSpec has the same scale fields
+        return h if offsets is None else h + offsets[i]
+
+    stream = apply(0, x)
+    for i in range(spec.blocks):
+        stream = apply(1 + i, relu(layer_norm(stream))) + stream  # FanInSum: the branch, then the identity
+    a = stream
+    if spec.head_width is not None:
+        a = apply(1 + spec.blocks, a)
+    f = apply(len(layers) - 1, relu(layer_norm(a)))
+    return f, inputs
+
+
+@dataclasses.dataclass(frozen=True)
+class ResNetApply:
+    """``apply_fn(params, x) -> f``: x (N, d) -> logits (N, out_dim). Cost O(N P)."""
+
+    spec: ResNetSpec
+
+    def __call__(self, params: Any, x: jax.Array) -> jax.Array:
+        return resnet_forward(self.spec, params, x)[0]
+
+
+def resnet(
+    width: int,
+    out_dim: int,
+    *,
+    blocks: int = 2,
+    head_width: int | None = None,
+    W_std: float = 2.0**0.5,
+    b_std: float | None = 0.1,
+    parameterization: str = "ntk",
+) -> tuple[ResNetInit, ResNetApply]:
+    """A residual network with LayerNorm, identical to this neural-tangents stax network::
+
+        Dense_n = stax.Dense(n, W_std, b_std, parameterization=parameterization)
+        block = stax.serial(stax.FanOut(2),
+                            stax.parallel(stax.serial(stax.LayerNorm(), stax.Relu(), Dense_width), stax.Identity()),
+                            stax.FanInSum())
+        stax.serial(Dense_width, *[block] * blocks, [Dense_head_width,] stax.LayerNorm(), stax.Relu(), Dense_O)
+
+    i.e. a stem h_0 = Dense(x), pre-norm residual blocks h_{k+1} = h_k + Dense(ReLU(LayerNorm(h_k))), an optional
+    head Dense (``head_width``), and the readout f = Dense_O(ReLU(LayerNorm(.))). LayerNorm has no parameters
+    (stax's). ``reference.residual`` builds the stax version; a test checks they agree.
+
+    Args:
+      width: the stream's width n_s (>= 1); out_dim: O; blocks: residual blocks (>= 0); head_width: None or the
+        width of an extra dense layer before the readout (then only it, not the stream, sets the readout's width);
+      W_std, b_std: σ_w (default √2, He scale for ReLU), σ_b (None: no biases);
+      parameterization: "ntk" or "standard" (as :func:`mlp`).
+    Returns:
+      ``(init_fn, apply_fn)``, both carrying ``.spec`` (a :class:`ResNetSpec`). ``apply_fn(params, x)``: (N, d) ->
+      (N, O) at cost O(N P), P = (d + 1) n_s + blocks (n_s + 1) n_s [+ (n_s + 1) n_head] + (n + 1) O.
+    """
+    spec = ResNetSpec(
+        width=checks.positive_int(width, "width"),
+        out_dim=checks.positive_int(out_dim, "out_dim"),
+        blocks=checks.nonnegative_int(blocks, "blocks"),
+        head_width=None if head_width is None else checks.positive_int(head_width, "head_width"),
+        W_std=checks.nonnegative_float(W_std, "W_std"),
+        b_std=checks.nonnegative_float(b_std, "b_std", allow_none=True),
+        parameterization=checks.one_of(parameterization, "parameterization", PARAMETERIZATIONS),
+    )
+    return ResNetInit(spec), ResNetApply(spec)

@@ -24,12 +24,21 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .models import MLPSpec, activation_derivative, check_params, forward
+from .models import (
+    MLPSpec,
+    ResNetSpec,
+    activation_derivative,
+    check_params,
+    check_resnet_params,
+    forward,
+    resnet_forward,
+)
 
 
 def backprop_deltas(
@@ -250,3 +259,65 @@ def mean_trace_kernel(spec: MLPSpec, params: list, x1: jax.Array, x2: jax.Array 
         trace = d1.reshape(d1.shape[0], -1) @ d2.reshape(d2.shape[0], -1).T / spec.out_dim
         kernel = kernel + input_gram(spec, in1[l], in2[l]) * trace
     return kernel
+
+
+# --------------------------------------------------------------------------- any network of dense layers
+
+
+def resnet_entk(apply_fn: Any, params: Any, x1: Any, x2: Any = None) -> jax.Array:
+    r"""The eNTK (N1, N2, O, O) of a ``models.resnet``, layer by layer, without a Jacobian.
+
+    The factorisation of this module holds for every dense layer of any network whose other layers have no
+    parameters (LayerNorm without scale and shift, ReLU, residual sums): Θ = Σ_l (c_l² a_l·a_l' + β²) ·
+    δ_l(x)δ_l(x')ᵀ. The layer inputs a_l come from the forward pass (``models.resnet_forward``); the
+    backpropagated signals δ_l = ∂f/∂h_l (O, n_l) per input are derivatives with respect to zero offsets added to
+    each dense layer's output (O backward passes per input). For the readout δ = I_O.
+
+    Args:
+      apply_fn: the apply_fn of ``models.resnet`` (it carries the spec); params: its params, in x1's dtype;
+      x1 (N1, d), x2 (N2, d) or None (x2 = x1).
+    Returns:
+      Θ (N1, N2, O, O), in the inputs' dtype. Cost: O((N1 + N2) O P) for the backward passes,
+      O(N1 N2 O² Σ_l n_l) for the Grams; memory O((N1 + N2) O Σ_l n_l + N1 N2 O²).
+    """
+    spec = getattr(apply_fn, "spec", None)
+    if not isinstance(spec, ResNetSpec):
+        raise TypeError(f"apply_fn must be the apply_fn of models.resnet, got {type(apply_fn).__name__}")
+    check_resnet_params(spec, params)
+    x1 = jnp.asarray(x1)
+    x2 = x1 if x2 is None else jnp.asarray(x2)
+    for name, x in (("x1", x1), ("x2", x2)):
+        if x.ndim != 2 or x.shape[1] != params[0][0].shape[0]:
+            raise ValueError(f"{name} must have shape (N, {params[0][0].shape[0]}), got {x.shape}")
+    if x1.dtype != x2.dtype or any(leaf.dtype != x1.dtype for leaf in jax.tree_util.tree_leaves(params)):
+        raise TypeError(f"params, x1 and x2 must share one floating dtype, got x1 {x1.dtype}, x2 {x2.dtype}")
+    return _resnet_entk(spec, params, x1, x2)
+
+
+def _resnet_signals(spec: ResNetSpec, params, x):
+    """(inputs a_l (N, n_in), deltas δ_l (N, O, n_out)) of every dense layer but the readout."""
+    widths = spec.dense_widths(x.shape[1])
+
+    def one(xi):
+        zeros = [jnp.zeros((1, n_out), xi.dtype) for _, n_out in widths]
+        jac = jax.jacrev(lambda offs: resnet_forward(spec, params, xi[None], offs)[0][0])(zeros)
+        return [j[:, 0, :] for j in jac[:-1]]  # (O, n_l) each; the readout's is I_O
+
+    _, inputs = resnet_forward(spec, params, x)
+    return inputs, jax.vmap(one)(x)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _resnet_entk(spec: ResNetSpec, params, x1, x2):
+    a1, d1 = _resnet_signals(spec, params, x1)
+    a2, d2 = _resnet_signals(spec, params, x2)
+    o = spec.out_dim
+
+    def gram(a, b):
+        g = spec.weight_scale(a.shape[1]) ** 2 * (a @ b.T)
+        return g if spec.b_std is None else g + spec.bias_scale() ** 2
+
+    theta = gram(a1[-1], a2[-1])[:, :, None, None] * jnp.eye(o, dtype=x1.dtype)
+    for l in range(len(d1)):
+        theta = theta + gram(a1[l], a2[l])[:, :, None, None] * jnp.einsum("njp,mkp->nmjk", d1[l], d2[l])
+    return theta

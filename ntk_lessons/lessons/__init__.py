@@ -11,6 +11,7 @@ Holds
     practice          05: regression on all the digits; the approximation during training (used by 07)
     trajectories      06: a network's training run against its kernels' predictions; look-ahead
     learning          07: the cross-entropy conservation law; the pNTK over training under SGD and Adam
+    depth_and_residual  07: the pNTK's error against width for depth 1-8; a residual network with LayerNorm
 
 Results that figures read are dataclasses with documented fields (``practice.RegressionRow``,
 ``practice.GapMeasurements``, ``trajectories.TrajectoryPoint``, ``trajectories.LookAheadStudy``) or
@@ -21,7 +22,18 @@ neural-tangents (the conv net, the comparisons with stax), never when a module i
 Imported by no other layer: ``teaching``'s widgets take a lesson's function or result as an argument.
 """
 
-from . import block_structure, convergence, learning, networks, practice, scaling, sweeps, trajectories, width_limits
+from . import (
+    block_structure,
+    convergence,
+    depth_and_residual,
+    learning,
+    networks,
+    practice,
+    scaling,
+    sweeps,
+    trajectories,
+    width_limits,
+)
 
-__all__ = ["block_structure", "convergence", "learning", "networks", "practice", "scaling", "sweeps", "trajectories",
-           "width_limits"]
+__all__ = ["block_structure", "convergence", "depth_and_residual", "learning", "networks", "practice", "scaling",
+           "sweeps", "trajectories", "width_limits"]
