@@ -6,6 +6,7 @@ examples: ``make test-thorough``, or ``HYPOTHESIS_PROFILE=thorough``).
 """
 
 import os
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -70,3 +71,21 @@ def conv_net(channels=4, out_dim=3):
 @pytest.fixture
 def small_mlp():
     return make_mlp((16, 8), 3, 5, b_std=0.2, W_std=1.3)
+
+
+@pytest.fixture(autouse=True)
+def figures_meet_the_standard():
+    """Every figure a test leaves open is checked against the course's figure standard
+    (``teaching.plots.figure_standard_problems``: a title, labelled axes, colour bars, three labelled ticks
+    on every log axis, legend slopes equal to the drawn slopes, rugs on the axis they name), then closed."""
+    yield
+    if "matplotlib.pyplot" not in sys.modules:
+        return
+    import matplotlib.pyplot as plt
+
+    from ntk_lessons.teaching import plots
+
+    problems = [f"figure {num}: {problem}" for num in plt.get_fignums()
+                for problem in plots.figure_standard_problems(plt.figure(num))]
+    plt.close("all")
+    assert not problems, "figures below the figure standard:\n" + "\n".join(problems)

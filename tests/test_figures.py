@@ -14,12 +14,6 @@ from ntk_lessons.teaching import plots, widgets
 from conftest import make_inputs  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 def kernel(n=4, o=3, seed=0, scale=1.0):
     rng = np.random.default_rng(seed)
     a = rng.normal(size=(n * o, n * o))

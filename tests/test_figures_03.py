@@ -4,19 +4,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from ntk_lessons import analysis  # noqa: E402
 from ntk_lessons.lessons.networks import DigitsNetwork  # noqa: E402
 from ntk_lessons.teaching import plots, widgets  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def sweep(slope, seeds=4, seed=0):

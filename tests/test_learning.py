@@ -6,7 +6,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import jax  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

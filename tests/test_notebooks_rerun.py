@@ -89,6 +89,25 @@ def run_all(client, nb, run: int, name: str) -> list:
     return cells
 
 
+# Every figure the lesson draws meets the figure standard (teaching.plots.figure_standard_problems: a title,
+# labelled axes and colour bars, three labelled ticks on log axes, legend slopes equal to the drawn ones, rugs on
+# the axis they name), checked in the kernel after each cell, before the inline backend closes the figure.
+FIGURE_AUDIT_INSTALL = ("from ntk_lessons.teaching.plots import FigureAudit\n"
+                        "_figure_audit = FigureAudit.install(get_ipython())")
+FIGURE_AUDIT_REPORT = ("assert not _figure_audit.problems, 'figures below the figure standard:\\n' + "
+                       "'\\n'.join(_figure_audit.problems)")
+
+
+def run_audit_cell(client, source: str, name: str) -> None:
+    """Run one harness cell (not part of the notebook) in the lesson's kernel; a failure fails the test."""
+    cell = nbformat.v4.new_code_cell(source)
+    client.nb.cells = [cell]
+    try:
+        client.execute_cell(cell, 0)
+    except nbclient.exceptions.CellExecutionError as err:
+        pytest.fail(f"{name}: {err}")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_twice_in_one_kernel_with_identical_checks(path, tmp_path, monkeypatch):
     cache_dir = tmp_path / "cache"
@@ -100,7 +119,9 @@ def test_notebook_runs_twice_in_one_kernel_with_identical_checks(path, tmp_path,
         resources={"metadata": {"path": str(path.parent)}},
     )
     with client.setup_kernel():
+        run_audit_cell(client, FIGURE_AUDIT_INSTALL, path.name)
         first = run_all(client, nb, 1, path.name)
+        run_audit_cell(client, FIGURE_AUDIT_REPORT, path.name)
         cached = cache_files(cache_dir)
         second = run_all(client, nb, 2, path.name)
     assert cache_files(cache_dir) == cached, "the second run recomputed (rewrote) cached sweep points"

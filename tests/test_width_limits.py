@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 from ntk_lessons import analysis  # noqa: E402
 from ntk_lessons.core import approximations, infinite, kernels  # noqa: E402
@@ -33,12 +32,6 @@ def psd(n, seed=0):
 def cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv(cache.CACHE_ENV_VAR, str(tmp_path))
     return tmp_path
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 # ----------------------------------------------------------------------------- metrics with known answers
@@ -213,7 +206,8 @@ def test_lesson_04_figures_have_titles_labels_and_legends():
     assert len(fig.axes) == 2 and all(ax.get_legend() for ax in fig.axes)
     assert "-0.50" in fig.axes[0].get_legend().get_texts()[0].get_text()  # fitted slope in the legend
 
-    ax = plots.accuracy_vs_width([8, 16], {"eNTK": np.array([[0.5, 0.6], [0.7, 0.8]])}, 0.75, title="setup", chance=0.1)
+    ax = plots.accuracy_vs_width([8, 16, 32], {"eNTK": np.array([[0.5, 0.6], [0.7, 0.8], [0.75, 0.85]])}, 0.75,
+                                 title="setup", chance=0.1)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any("Θ∞" in t and "0.750" in t for t in labels) and any("chance" in t for t in labels)
 

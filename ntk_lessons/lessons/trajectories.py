@@ -202,13 +202,6 @@ class TrajectoryPoint:
     def width(self) -> int:
         return self.network.width
 
-    def speedup(self, candidates: int | None = None) -> float:
-        """Retraining ``candidates`` times (default: the whole pool) over the pNTK's look-ahead for them,
-        *including* computing its kernels once: C t_retrain / (t_kernels + C t_pNTK)."""
-        c = self.n_pool if candidates is None else checks.positive_int(candidates, "candidates")
-        return c * self.retrain_seconds_per_candidate / (self.pntk_kernel_seconds
-                                                         + c * self.pntk_seconds_per_candidate)
-
     @property
     def seed(self) -> int:
         return self.network.seed

@@ -8,6 +8,7 @@ fields; e.g. ``lessons.trajectories.TrajectoryPoint``) without importing the dri
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -38,8 +39,9 @@ def step_prediction(actual, predicted, ax=None, *, title: str | None = None):
 
 def readable_log_axes(ax, xticks: Sequence[float] | None = None):
     """Tidy the ticks of a log-log Axes: x ticks exactly at ``xticks`` (e.g. the widths measured),
-    labelled plainly, without minor labels; on a y axis spanning less than ~1.5 decades, ticks
-    at 1, 2, 5 x 10^k labelled plainly (instead of crowded minor labels). Returns the Axes."""
+    labelled plainly, without minor labels; on a log y axis spanning less than ~1.5 decades, limits and
+    ticks at 1, 2, 5 x 10^k labelled plainly (instead of crowded minor labels); up to 3 decades, ticks at
+    1, 2, 5 x 10^k; beyond, one per decade -- at least three labelled ticks. Returns the Axes."""
     plain = ticker.FuncFormatter(lambda v, _: f"{v:g}")
     if xticks is not None:
         ax.set_xticks(list(xticks))
@@ -55,6 +57,10 @@ def readable_log_axes(ax, xticks: Sequence[float] | None = None):
         stop = max(min(i for i, g in enumerate(grid) if g >= high * (1 - 1e-9)), start + 2)
         ax.set_ylim(grid[start], grid[stop])
         ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(plain)
+    elif low > 0 and ax.get_yscale() == "log":
+        # 1.5 decades or more: plain labels at 1, 2, 5 x 10^k (every decade from 3 decades on), never fewer than three
+        ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0) if np.log10(high / low) < 3 else (1.0,)))
         ax.yaxis.set_major_formatter(plain)
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     return ax
@@ -283,12 +289,6 @@ def error_vs_width(series: dict, *, ylabel: str, title: str, floors: dict | None
     ax.set_title(title, fontsize=10)
     ax.legend(frameon=False, fontsize=8)
     readable_log_axes(ax, all_widths)
-    low, high = ax.get_ylim()
-    if low > 0 and np.log10(high / low) >= 1.5:
-        # more than 1.5 decades: plain labels at 1, 2, 5 x 10^k (every decade beyond 3), never fewer than three
-        ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0) if np.log10(high / low) < 3 else (1.0,)))
-        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     return ax
 
 
@@ -774,3 +774,180 @@ def gap_by_optimiser(runs: dict, *, title: str, fig=None):
     training_step_axes(axes)
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+# ---------------------------------------------------------------- the figure standard, checked
+
+
+_SLOPE_IN_LABEL = re.compile(r"(?:slope|fitted)\s*=?\s*([−-]?\d+(?:\.(\d+))?)")
+_RUG_AXIS_IN_LABEL = re.compile(r"rug on the ([xy]) axis")
+
+
+def _drawn(ax) -> bool:
+    return bool(ax.lines or ax.collections or ax.images or ax.patches)
+
+
+def _labelled_ticks_in_view(ax, axis: str) -> list[str]:
+    """The non-empty tick labels of ``axis`` ("x" or "y") that lie inside the Axes' view limits."""
+    low, high = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
+    labels = ax.get_xticklabels(minor=False) + ax.get_xticklabels(minor=True) if axis == "x" else \
+        ax.get_yticklabels(minor=False) + ax.get_yticklabels(minor=True)
+    position = (lambda t: t.get_position()[0]) if axis == "x" else (lambda t: t.get_position()[1])
+    tolerance = 1e-9 * max(abs(low), abs(high))
+    return [t.get_text() for t in labels if t.get_text().strip() and low - tolerance <= position(t) <= high + tolerance]
+
+
+def _same_colour_scale(image, bar) -> bool:
+    """True when the colour bar ``bar`` reads ``image`` too: same colour map and same limits (one bar for
+    several panels on one scale)."""
+    return bar.mappable.get_cmap().name == image.get_cmap().name and np.allclose(bar.mappable.get_clim(),
+                                                                                  image.get_clim())
+
+
+def _straight_slope(ax, line) -> float | None:
+    """The slope of ``line`` in ``ax``'s scales (log10 on a log axis) if it is a straight line through two
+    points or more, else None."""
+    x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+    if len(x) < 2:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lx = np.log10(x) if ax.get_xscale() == "log" else x
+        ly = np.log10(y) if ax.get_yscale() == "log" else y
+    if not (np.all(np.isfinite(lx)) and np.all(np.isfinite(ly))) or np.ptp(lx) == 0:
+        return None
+    slope, intercept = np.polyfit(lx, ly, 1)
+    straight = np.max(np.abs(ly - (slope * lx + intercept))) <= 1e-6 * max(1.0, float(np.max(np.abs(ly))))
+    return float(slope) if straight else None
+
+
+def _legend_slope_problem(ax, line, quoted) -> str | None:
+    """What is wrong with a legend entry that quotes a slope (regex match ``quoted``): the line it labels,
+    or an unlabelled line of its colour (the fit drawn through its points), must be straight with that
+    slope to the printed precision."""
+    colour = line.get_color()
+    candidates = [line] + [other for other in ax.lines if other is not line and other.get_label().startswith("_")
+                           and other.get_color() == colour]
+    drawn = [slope for slope in (_straight_slope(ax, c) for c in candidates) if slope is not None]
+    value = float(quoted.group(1).replace("−", "-"))
+    precision = 0.5 * 10.0 ** -len(quoted.group(2) or "") + 1e-9
+    if not drawn:
+        return (f"the legend quotes {quoted.group(0)!r} for {line.get_label()!r}, but no straight line of its "
+                "colour is drawn")
+    if all(abs(slope - value) > precision for slope in drawn):
+        return (f"the legend says {quoted.group(0)!r} for {line.get_label()!r}, the line drawn has slope "
+                f"{', '.join(f'{slope:.4g}' for slope in drawn)}")
+    return None
+
+
+def _same_y_axis(ax, axes) -> list:
+    """The other panels whose y axis reads like ``ax``'s: shared with it, or in the same row with the same
+    y limits and scale (side-by-side heat maps of one layout): a y label on one of them names ``ax``'s too."""
+    row = ax.get_position()
+    return [other for other in axes if other is not ax and (
+        other in ax.get_shared_y_axes().get_siblings(ax)
+        or (np.isclose(other.get_position().y0, row.y0) and np.isclose(other.get_position().height, row.height)
+            and np.allclose(other.get_ylim(), ax.get_ylim()) and other.get_yscale() == ax.get_yscale()))]
+
+
+def figure_standard_problems(fig) -> list[str]:
+    """What keeps a figure from the course's figure standard; an empty list when it meets it.
+
+    Checked on every Axes that draws something (colour bars and axes switched off, e.g. the digit
+    images, are exempt where noted):
+
+    * the figure has a title (a suptitle or an Axes title) that states the setup;
+    * each such Axes labels its x and y axes (a y label may sit on a panel of the same row that shares or
+      repeats the y axis);
+    * every image has a colour bar (its own, or one bar for panels on the same scale and colour map),
+      unless it is a picture (its Axes switched off or without ticks: the digits);
+    * every log axis shows at least three labelled ticks inside its view limits;
+    * every legend entry that quotes a slope ("slope -0.52", "fitted 2.01") labels a line, or sits beside
+      an unlabelled line of its colour (the fit through its points), that is straight in the Axes'
+      scales with that slope to the printed precision: the legend cannot disagree with the fit drawn;
+    * every rug (a line of "|" or "_" markers at one constant coordinate) says in its label on which
+      axis it lies ("rug on the y axis"), and lies there: "_" markers at one x, along the y axis.
+
+    ``fig``: a matplotlib Figure. Draws its canvas once (tick labels exist only then); cost: one draw.
+    """
+    fig.canvas.draw()
+    problems = []
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    bars = [im.colorbar for ax in axes for im in ax.images + ax.collections if getattr(im, "colorbar", None)]
+    titled = bool(fig._suptitle is not None and fig._suptitle.get_text().strip()) or any(
+        ax.get_title(loc).strip() for ax in axes for loc in ("left", "center", "right"))
+    if not titled:
+        problems.append("the figure has no title (suptitle or Axes title) stating its setup")
+    for k, ax in enumerate(axes):
+        if not _drawn(ax) or not ax.axison or (not len(ax.get_xticks()) and not len(ax.get_yticks())):
+            continue  # nothing drawn, or a picture (axes off or no ticks: the digits), not a plot of values
+        name = f"panel {k}" + (f" ({ax.get_title()!r})" if ax.get_title() else "")
+        if not ax.get_xlabel().strip():
+            problems.append(f"{name}: the x axis has no label")
+        if not ax.get_ylabel().strip() and not any(other.get_ylabel().strip() for other in _same_y_axis(ax, axes)):
+            problems.append(f"{name}: the y axis has no label")
+        for image in ax.images:
+            if image.colorbar is None and not any(_same_colour_scale(image, bar) for bar in bars):
+                problems.append(f"{name}: an image without a colour bar")
+        for axis in ("x", "y"):
+            scale = ax.get_xscale() if axis == "x" else ax.get_yscale()
+            if scale == "log":
+                shown = _labelled_ticks_in_view(ax, axis)
+                if len(shown) < 3:
+                    problems.append(f"{name}: the log {axis} axis shows {len(shown)} labelled tick(s) "
+                                    f"({', '.join(shown) or 'none'}), fewer than three")
+        for line in ax.lines:
+            label = line.get_label()
+            if label.startswith("_"):
+                continue
+            x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+            quoted = _SLOPE_IN_LABEL.search(label)
+            if quoted is not None:
+                problem = _legend_slope_problem(ax, line, quoted)
+                if problem:
+                    problems.append(f"{name}: {problem}")
+            if line.get_marker() in ("|", "_") and len(x) >= 2:
+                along = "x" if line.get_marker() == "|" else "y"
+                fixed = y if along == "x" else x
+                if np.ptp(fixed) == 0:
+                    said = _RUG_AXIS_IN_LABEL.search(label)
+                    if said is None:
+                        problems.append(f"{name}: the rug {label!r} does not say on which axis it lies "
+                                        f"(it lies on the {along} axis)")
+                    elif said.group(1) != along:
+                        problems.append(f"{name}: the rug {label!r} lies on the {along} axis, "
+                                        f"not the {said.group(1)} axis")
+    return problems
+
+
+class FigureAudit:
+    """The figure standard checked on every figure a notebook draws, in the notebook's own kernel.
+
+    ``FigureAudit.install(get_ipython())`` runs :func:`figure_standard_problems` on every open figure after
+    each cell, before the inline backend shows and closes it, and collects what it finds in
+    :attr:`problems` ("cell starting 'fig = plots...': panel 0: ..."). The rerun harness
+    (tests/test_notebooks_rerun.py) installs it and fails a lesson whose figures fall below the standard.
+    Cost: one canvas draw per figure shown.
+    """
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self._cell = ""
+
+    @classmethod
+    def install(cls, shell) -> "FigureAudit":
+        """Hook a new audit into an IPython ``shell`` (``get_ipython()``); returns it."""
+        if not hasattr(shell, "events"):
+            raise TypeError(f"shell must be an IPython shell (get_ipython()), got {type(shell).__name__}")
+        audit = cls()
+        shell.events.register("pre_run_cell", audit._remember_cell)
+        shell.events.callbacks["post_execute"].insert(0, audit._check_open_figures)  # before the inline backend
+        return audit
+
+    def _remember_cell(self, info) -> None:
+        first = next((line for line in (info.raw_cell or "").splitlines() if line.strip()), "")
+        self._cell = first.strip()[:60]
+
+    def _check_open_figures(self) -> None:
+        for num in plt.get_fignums():
+            self.problems.extend(f"cell starting {self._cell!r}: {problem}"
+                                 for problem in figure_standard_problems(plt.figure(num)))
