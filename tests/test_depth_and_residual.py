@@ -196,3 +196,37 @@ def test_residual_sweep_and_training_are_cached_and_reject_bad_arguments(monkeyp
         dr.residual_training("ntk", steps=0)
     with pytest.raises(TypeError, match="studies"):
         dr.format_residual_studies([])
+
+
+@pytest.mark.neural_tangents
+def test_compare_with_stax_reports_agreement():
+    pytest.importorskip("neural_tangents")
+    text = dr.compare_with_stax(width=8, n=3)
+    assert text.count("same params True, same outputs True") == 2
+    with pytest.raises(ValueError, match="width"):
+        dr.compare_with_stax(width=0)
+
+
+# ----------------------------------------------------------------------------- section 1: the spectrum over training
+
+
+def test_spectrum_over_training_interlaces_and_is_in_the_learning_run(monkeypatch, tmp_path):
+    from ntk_lessons.lessons import learning, practice
+
+    monkeypatch.setenv("NTK_LESSONS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(learning, "GAP_WIDTH", 16)
+    run = learning.learning_run("adam", checkpoints=[0, 3], n_kernel=6, n_test=8, progress=False)
+    s = run.spectrum
+    assert s["step"] == [0, 3] and set(learning.SPECTRUM_KEYS) <= set(s)
+    assert all(r <= 1e-9 for r in s["log10_cond_ratio"])  # interlacing: cond(pNTK ⊗ I) <= cond(eNTK)
+    assert learning.LearningRun.from_json(run.to_json()) == run
+    assert "cond(pNTK ⊗ I)" in learning.format_spectrum([run])
+    with pytest.raises(TypeError, match="runs"):
+        learning.format_spectrum([])
+    with pytest.raises(TypeError, match="TrainingResult"):
+        learning.spectrum_over_training(None, {0: None}, np.ones((2, 64)))
+    apply_fn, params = practice.network(8)
+    result = practice.train_network(apply_fn, params, practice.digits_split(20), steps=1, checkpoint_steps=[0, 1],
+                                    record_every=1, progress=False)
+    direct = learning.spectrum_over_training(apply_fn, result, practice.digits_split(5).x_train)
+    assert direct["step"] == [0, 1] and all(c > 0 for c in direct["cond_entk"])

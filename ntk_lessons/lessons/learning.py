@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..core import checks, training
+from ..core import approximations, checks, kernels, models, training
 from ..support import cache, data
 from . import practice
 
@@ -119,7 +119,8 @@ class LearningRun:
     ``network`` ("mlp" or "conv"), ``optimiser`` (a key of :data:`OPTIMISERS`), ``gap``
     (``practice.GapMeasurements``: the pNTK against the eNTK, and the quantities that explain it),
     ``conservation`` (:class:`ConservationRecord`), ``train_loss`` (one float per checkpoint: the loss
-    on the whole training pool).
+    on the whole training pool), ``spectrum`` (:func:`spectrum_over_training`: λ_max and condition numbers of the
+    eNTK and the pNTK per checkpoint, kernels in float64).
     """
 
     network: str
@@ -127,15 +128,50 @@ class LearningRun:
     gap: practice.GapMeasurements
     conservation: ConservationRecord
     train_loss: list[float]
+    spectrum: dict[str, list[float]] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"network": self.network, "optimiser": self.optimiser, "gap": dataclasses.asdict(self.gap),
-                "conservation": dataclasses.asdict(self.conservation), "train_loss": list(self.train_loss)}
+                "conservation": dataclasses.asdict(self.conservation), "train_loss": list(self.train_loss),
+                "spectrum": dict(self.spectrum)}
 
     @classmethod
     def from_json(cls, d: dict) -> "LearningRun":
         return cls(d["network"], d["optimiser"], practice.GapMeasurements(**d["gap"]),
-                   ConservationRecord(**d["conservation"]), list(d["train_loss"]))
+                   ConservationRecord(**d["conservation"]), list(d["train_loss"]), dict(d.get("spectrum", {})))
+
+
+SPECTRUM_KEYS = ("lambda_max_rel_error", "cond_entk", "cond_pntk", "log10_cond_ratio")
+
+
+def spectrum_over_training(apply_fn: Any, result: training.TrainingResult, x: Any) -> dict[str, list[float]]:
+    """λ_max and condition numbers of the eNTK (as an NO x NO matrix) and of pNTK ⊗ I_O at every checkpoint.
+
+    Kernels on ``x`` (N, ...) with the checkpoint's params cast to float64 (a float32 kernel's small eigenvalues
+    are rounding noise), ``approximations.spectrum``. Returns {"step": [...], "lambda_max_rel_error",
+    "cond_entk", "cond_pntk", "log10_cond_ratio" (log10 cond(pNTK) / cond(eNTK), <= 0 by interlacing)}, one
+    float per checkpoint in step order. TypeError for anything but a ``training.TrainingResult``. Cost per
+    checkpoint: one eNTK and one pNTK on N inputs (structured for an mlp, else from Jacobians built one input at a
+    time, ``kernels.flat_jacobian``) and an O((N O)^3)
+    eigendecomposition. Needs float64 (``support.config.enable_float64``).
+    """
+    if not isinstance(result, training.TrainingResult):
+        raise TypeError(f"result must be a training.TrainingResult, got {type(result).__name__}")
+    checks.require_float64("learning.spectrum_over_training")
+    x = jnp.asarray(x, jnp.float64)
+    out: dict[str, list] = {"step": [], **{k: [] for k in SPECTRUM_KEYS}}
+    for step in sorted(result.checkpoints):
+        params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), result.checkpoints[step])
+        if models.spec_of(apply_fn) is not None:  # an mlp: structured kernels
+            theta, k = kernels.entk(apply_fn, params, x), kernels.pntk(apply_fn, params, x)
+        else:  # e.g. the conv net: Jacobians one input at a time
+            theta, k = practice.kernels_from_jacobians(kernels.flat_jacobian(apply_fn, params, x))
+        theta, k = np.asarray(theta, np.float64), np.asarray(k, np.float64)
+        s = approximations.spectrum(theta, k)
+        out["step"].append(int(step))
+        for key, name in zip(SPECTRUM_KEYS, ("lambda_max_rel_error", "cond_entk", "cond_approx", "log10_cond_ratio")):
+            out[key].append(float(s[name]))
+    return out
 
 
 def _validated_steps(checkpoints: Sequence[int]) -> list[int]:
@@ -190,10 +226,11 @@ def learning_run(optimiser: str, *, network: str = "mlp", checkpoints: Sequence[
                                                 progress=progress, **recipe)
             x_train = np.asarray(data.digits_as_images(pool.x_train), np.float64)
         record = conservation(result)
+        spectrum = spectrum_over_training(apply_fn, result, x_train[:n_kernel])
         y_train = pool.y_train.astype(x_train.dtype)
         losses = [float(training.evaluate(apply_fn, result.checkpoints[s], x_train, y_train,
                                           loss="cross_entropy")[0]) for s in record.step]
-        return LearningRun(network, optimiser, gap, record, losses).to_json()
+        return LearningRun(network, optimiser, gap, record, losses, spectrum).to_json()
 
     return LearningRun.from_json(cache.cached(key, compute, use_cache=use_cache))
 
@@ -214,4 +251,23 @@ def format_runs(runs: Sequence[LearningRun], keys: Sequence[str] = ("total", "di
         rows += [(k, getattr(r.gap, k), "8.3f") for k in keys]
         for name, values, fmt in rows:
             lines.append(f"  {name:>24} " + " ".join(format(v, fmt) for v in values))
+    return "\n".join(lines)
+
+
+def format_spectrum(runs: Sequence[LearningRun]) -> str:
+    """λ_max error and condition numbers over training for several :class:`LearningRun` (one block per run,
+    one column per checkpoint; kernels in float64), with the regressions' test accuracies with the trained
+    kernels (``gap.accuracy_entk``, ``gap.accuracy_approx``) beside them."""
+    if not runs or not all(isinstance(r, LearningRun) and r.spectrum for r in runs):
+        raise TypeError("runs must be a non-empty sequence of LearningRun with a spectrum")
+    lines = []
+    for r in runs:
+        s = r.spectrum
+        lines.append(f"{r.network}, {r.optimiser}: steps " + " ".join(f"{step:>9d}" for step in s["step"]))
+        rows = [("λmax rel. error", s["lambda_max_rel_error"], "9.3f"), ("cond(eNTK)", s["cond_entk"], "9.3g"),
+                ("cond(pNTK ⊗ I)", s["cond_pntk"], "9.3g"), ("log10 cond ratio", s["log10_cond_ratio"], "9.2f"),
+                ("accuracy, eNTK regr.", r.gap.accuracy_entk, "9.3f"),
+                ("accuracy, pNTK regr.", r.gap.accuracy_approx, "9.3f")]
+        for name, values, fmt in rows:
+            lines.append(f"  {name:>22} " + " ".join(format(v, fmt) for v in values))
     return "\n".join(lines)
