@@ -201,8 +201,13 @@ def test_residual_sweep_and_training_are_cached_and_reject_bad_arguments(monkeyp
 @pytest.mark.neural_tangents
 def test_compare_with_stax_reports_agreement():
     pytest.importorskip("neural_tangents")
-    text = dr.compare_with_stax(width=8, n=3)
-    assert text.count("same params True, same outputs True") == 2
+    report = dr.compare_with_stax(width=8, n=3)
+    assert str(report).count("same params True, same outputs True") == 2
+    assert len(report.rows) == 2
+    for row in report.rows:
+        assert row["same_params"] is True and row["same_outputs"] is True and row["entk_gap"] < 1e-9, row
+    with pytest.raises(ValueError, match="n"):
+        dr.compare_with_stax(n=0)
     with pytest.raises(ValueError, match="width"):
         dr.compare_with_stax(width=0)
 

@@ -314,29 +314,46 @@ def format_residual_studies(studies: Sequence[ResidualStudy]) -> str:
     return "\n".join(lines)
 
 
-def compare_with_stax(width: int = 32, n: int = 8) -> str:
+@dataclasses.dataclass(frozen=True)
+class StaxComparison:
+    """What :func:`compare_with_stax` found: ``rows``, one dict per parameterisation with keys
+    ``parameterization`` (str), ``same_params`` and ``same_outputs`` (bool: bit-for-bit equal) and ``entk_gap``
+    (float: max |ours - stax| / max |stax| over the eNTK's entries); ``text``, one printable line per row."""
+
+    rows: tuple
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def compare_with_stax(width: int = 32, n: int = 8) -> StaxComparison:
     """``models.resnet`` against the same network built with neural-tangents' stax (``reference.residual``), in
     both parameterisations: are the params drawn for one key identical, the outputs identical, and how far apart
-    are the eNTKs (``structured.resnet_entk`` against neural-tangents' ``empirical_ntk_fn``, float64, ``n`` digits)?
-    Returns one line per parameterisation. Needs neural-tangents and float64. Cost: two small eNTKs."""
+    are the eNTKs (``structured.resnet_entk`` against neural-tangents' ``empirical_ntk_fn``, float64, ``n`` digits,
+    eNTKs of shape (n, n, 10, 10))? Returns a :class:`StaxComparison` (one row per parameterisation, and its text),
+    for a check cell to assert on. Needs neural-tangents and float64. Raises ValueError for a ``width`` or ``n``
+    that is not a positive integer. Cost: two small eNTKs."""
     from ..reference import nt_reference, residual  # neural-tangents: only here
 
     width, n = checks.positive_int(width, "width"), checks.positive_int(n, "n")
     checks.require_float64("depth_and_residual.compare_with_stax")
     x, _ = data.digits_inputs(n, seed=0, out_dim=RESNET["out_dim"], dtype="float64")
-    lines = []
+    rows, lines = [], []
     for parameterization in models.PARAMETERIZATIONS:
         init_fn, apply_fn = models.resnet(width, parameterization=parameterization, **RESNET)
         stax_init, stax_apply, _ = residual.stax_resnet(apply_fn.spec)
         _, ours = init_fn(config.key(0), x.shape)
         _, theirs = stax_init(config.key(0), x.shape)
-        same_params = (jax.tree_util.tree_structure(ours) == jax.tree_util.tree_structure(theirs)
-                       and all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(ours),
-                                                                     jax.tree_util.tree_leaves(theirs))))
-        same_outputs = np.array_equal(apply_fn(theirs, x), stax_apply(theirs, x))
+        same_params = bool(jax.tree_util.tree_structure(ours) == jax.tree_util.tree_structure(theirs)
+                           and all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(ours),
+                                                                         jax.tree_util.tree_leaves(theirs))))
+        same_outputs = bool(np.array_equal(apply_fn(theirs, x), stax_apply(theirs, x)))
         ref = np.asarray(nt_reference.entk(stax_apply, theirs, x), np.float64)
         ours_theta = np.asarray(structured.resnet_entk(apply_fn, theirs, x), np.float64)
-        gap = np.abs(ours_theta - ref).max() / np.abs(ref).max()
+        gap = float(np.abs(ours_theta - ref).max() / np.abs(ref).max())
+        rows.append({"parameterization": parameterization, "same_params": same_params, "same_outputs": same_outputs,
+                     "entk_gap": gap})
         lines.append(f"{parameterization:>8} param., width {width}: same params {same_params}, same outputs "
                      f"{same_outputs}, eNTK max relative difference {gap:.1e} (float64 rounding)")
-    return "\n".join(lines)
+    return StaxComparison(rows=tuple(rows), text="\n".join(lines))
