@@ -82,8 +82,9 @@ def activation_sign_flips(
 ) -> int:
     """How many hidden pre-activations on ``x_eval`` change sign in one GD step (mlp only).
 
-    A ReLU network is linear in its parameters only between such flips, so a step that
-    flips none is predicted by the eNTK to second order; one that flips some is not.
+    Between such flips a ReLU network is a polynomial in its parameters (degree = number of
+    dense layers), so every step's prediction by the eNTK has an O(lr^2) error; a flip adds a
+    kink term, of the same order (the flipped units grow like lr, each moves f by O(lr)).
     Returns a count over all inputs, hidden layers and units. Cost: two forward passes.
     """
     spec = models.spec_of(apply_fn)

@@ -7,7 +7,9 @@ A dense layer maps ``a`` (N, n_in) to pre-activations (N, n_out):
   forward pass, so every parameter has unit scale and the eNTK has a finite limit as the
   widths grow.
 * ``parameterization="standard"``: ``h = a @ W + b`` with ``W ~ N(0, W_std^2 / n_in)`` and
-  ``b ~ N(0, b_std^2)`` -- the PyTorch/Flax-style default. At initialisation the outputs
+  ``b ~ N(0, b_std^2)`` -- neural-tangents' standard parameterisation (PyTorch's default draws
+  Kaiming-uniform weights and uniform biases, Flax's LeCun-normal weights and zero biases; see
+  docs/notation.md). At initialisation the outputs
   have the same law as in "ntk", but the gradients (hence the eNTK) do not: d h / d W is
   ``a`` here instead of ``W_std a / sqrt(n_in)``.
 
@@ -134,7 +136,7 @@ def mlp(
       W_std: sigma_w, the weight scale (>= 0).
       b_std: sigma_b, the bias scale (>= 0), or None for no biases (stax's default).
       parameterization: "ntk" (default; scales in the forward pass) or "standard" (scales
-        in the initial draw, as in PyTorch/Flax); see the module docstring.
+        in the initial draw: neural-tangents' standard parameterisation); see the module docstring.
 
     Returns:
       ``(init_fn, apply_fn)``. ``init_fn(key, (N, d), dtype=None)`` returns ``((N, O), params)``
