@@ -139,3 +139,20 @@ def test_readme_leads_with_the_two_commands():
     first_block = readme.split("```")[1]
     assert "make lab" in first_block and "make test" in first_block
     assert "make test" in (ROOT / ".ci/run").read_text()
+
+
+def _stated_needs(nb) -> tuple[int, int, str]:
+    """(full seconds, quick seconds, memory GB as written) from the notebook's last cell, which checks its top."""
+    last = _sources(nb)[1][-1]
+    found = re.search(r"clock\.check_stated\(full_seconds=(\d+), quick_seconds=(\d+), memory_gb=([\d.]+)\)", last)
+    assert found, f"{nb.name}: the last cell calls clock.check_stated(full_seconds=N, quick_seconds=M, memory_gb=G)"
+    return int(found.group(1)), int(found.group(2)), found.group(3)
+
+
+def test_the_readme_states_what_each_lesson_states_it_needs():
+    readme = (ROOT / "README.md").read_text()
+    rows = {m.group(1): (int(m.group(2)), int(m.group(3)), m.group(4)) for m in re.finditer(
+        r"^\| (\d\d) \| about (\d+) s \| about (\d+) s \| under ([\d.]+) GB", readme, re.MULTILINE)}
+    assert sorted(rows) == [nb.name[:2] for nb in NOTEBOOKS], "one README row per lesson (In class, with JupyterLab)"
+    for nb in NOTEBOOKS:
+        assert rows[nb.name[:2]] == _stated_needs(nb), f"README and {nb.name} state different needs"
