@@ -131,6 +131,7 @@ class LessonClient(nbclient.NotebookClient):
         self.recent_messages.clear()
         self._last_message = time.monotonic()
         samples = collections.deque([(self._last_message, self._kernel_cpu_seconds())])
+        before = asyncio.all_tasks()
         task = asyncio.ensure_future(super().async_execute_cell(cell, cell_index, execution_count, store_history))
         while True:
             done, _ = await asyncio.wait({task}, timeout=WATCH_EVERY)
@@ -145,11 +146,12 @@ class LessonClient(nbclient.NotebookClient):
             window = now - start_time
             if quiet >= self.quiet_seconds and window >= self.quiet_seconds and cpu is not None \
                     and start_cpu is not None and cpu - start_cpu < IDLE_CPU_SHARE * window:
-                task.cancel()
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):  # noqa: BLE001 -- we report the quiet kernel
-                    pass
+                # nbclient's own pollers of this cell (kernel alive, iopub, reply) go too: left running, the
+                # kernel-alive poller fails later, once the kernel is shut down ("Task exception was never retrieved")
+                pollers = asyncio.all_tasks() - before - {asyncio.current_task()}
+                for pending in pollers | {task}:
+                    pending.cancel()
+                await asyncio.gather(task, *pollers, return_exceptions=True)
                 raise QuietKernelError(self._quiet_report(cell_index, quiet, cpu - start_cpu))
 
     execute_cell = run_sync(async_execute_cell)
