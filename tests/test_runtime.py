@@ -57,9 +57,33 @@ def test_outside_ipython_it_is_a_wall_clock_and_checks_the_statement(capsys, mon
     clock.check_stated(full_seconds=100, quick_seconds=10, memory_gb=1000)
     out = capsys.readouterr().out
     assert "in quick mode" in out and "says about 10 s" in out and "under 1000 GB" in out
-    with pytest.raises(AssertionError, match="more than 1 x the stated 0 s"):
+    with pytest.raises(AssertionError, match="more than 1 x the stated 0 s x the load share"):
         clock.check_stated(full_seconds=0, quick_seconds=0, memory_gb=1000, factor=1, slack_seconds=0)
     if runtime.peak_memory_gb() is not None:
         assert 0 < runtime.peak_memory_gb() < 1000
         with pytest.raises(AssertionError, match="peak memory"):
             clock.check_stated(full_seconds=100, quick_seconds=100, memory_gb=1e-6)
+
+
+def test_the_time_bound_grows_with_the_machines_load(monkeypatch, capsys):
+    monkeypatch.setenv("NTK_LESSONS_QUICK", "1")
+    shell = FakeShell()
+    clock = runtime.LessonClock(shell)
+    shell.events.fire("post_run_cell")  # the creating cell ends
+    monkeypatch.setattr(runtime, "load_per_core", lambda: 2.0)  # e.g. two lessons sharing the cores
+    shell.events.fire("pre_run_cell")
+    time.sleep(0.05)
+    shell.events.fire("post_run_cell")
+    assert clock.load_share() == pytest.approx(2.0, rel=0.2)  # the creating cell ran at load 1 (none patched)
+    clock.check_stated(full_seconds=100, quick_seconds=10, memory_gb=1000)
+    assert "load per core:" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="x the load share 2.0"):
+        clock.check_stated(full_seconds=0, quick_seconds=0, memory_gb=1000, factor=1, slack_seconds=0)
+    clock.stop()
+
+
+def test_a_quiet_machine_or_one_without_load_averages_has_share_one(monkeypatch):
+    monkeypatch.setattr(runtime, "load_per_core", lambda: 0.3)
+    assert runtime.LessonClock().load_share() == 1.0  # never below 1
+    monkeypatch.setattr(runtime, "load_per_core", lambda: None)  # Windows: no load average
+    assert runtime.LessonClock().load_share() == 1.0
