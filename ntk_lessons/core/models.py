@@ -42,16 +42,9 @@ Params = list  # [(W, b), (), (W, b), (), ..., (W, b)]
 PARAMETERIZATIONS = ("ntk", "standard")
 
 
-@dataclasses.dataclass(frozen=True)
-class MLPSpec:
-    """Architecture of an ``mlp``: everything but the input dimension and the weights."""
-
-    hidden_widths: tuple[int, ...]
-    out_dim: int
-    activation: str = "relu"
-    W_std: float = 1.0
-    b_std: float | None = 0.0
-    parameterization: str = "ntk"
+class DenseScales:
+    """The gradient scales of a dense layer, shared by :class:`MLPSpec` and :class:`ResNetSpec` (which
+    provide ``W_std``, ``b_std`` and ``parameterization``)."""
 
     def weight_scale(self, n_in: int) -> float:
         """The factor c with d h / d W[p, q] = c * a[p]: W_std / sqrt(n_in) ("ntk") or 1 ("standard")."""
@@ -62,6 +55,18 @@ class MLPSpec:
         if self.b_std is None:
             return 0.0
         return self.b_std if self.parameterization == "ntk" else 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPSpec(DenseScales):
+    """Architecture of an ``mlp``: everything but the input dimension and the weights."""
+
+    hidden_widths: tuple[int, ...]
+    out_dim: int
+    activation: str = "relu"
+    W_std: float = 1.0
+    b_std: float | None = 0.0
+    parameterization: str = "ntk"
 
     def stax_layer_count(self) -> int:
         return 2 * len(self.hidden_widths) + 1
@@ -249,7 +254,7 @@ LAYER_NORM_EPS = 1e-12
 
 
 @dataclasses.dataclass(frozen=True)
-class ResNetSpec:
+class ResNetSpec(DenseScales):
     """Architecture of a :func:`resnet`: everything but the input dimension and the weights.
 
     ``width``: n_s, the residual stream's width; ``blocks``: how many residual blocks; ``head_width``: width of
@@ -269,16 +274,6 @@ class ResNetSpec:
     @property
     def activation(self) -> str:
         return "relu"
-
-    def weight_scale(self, n_in: int) -> float:
-        """c with d h / d W[p, q] = c a[p], as :meth:`MLPSpec.weight_scale`."""
-        return self.W_std / n_in**0.5 if self.parameterization == "ntk" else 1.0
-
-    def bias_scale(self) -> float:
-        """beta with d h / d b[q] = beta, as :meth:`MLPSpec.bias_scale`."""
-        if self.b_std is None:
-            return 0.0
-        return self.b_std if self.parameterization == "ntk" else 1.0
 
     @property
     def readout_width(self) -> int:
