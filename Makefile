@@ -8,8 +8,8 @@ STAMP_NEWEST := $(VENV_NEWEST)/.installed
 export JAX_PLATFORMS ?= cpu
 # Tests run the notebooks in quick mode (smaller widths, fewer seeds); `make notebooks` runs them in full.
 TEST_QUICK ?= 1
-# Hard limit of one quick-mode cell (they take seconds; a busy machine, a minute or two). The rerun harness also
-# fails a cell within 60 s when its kernel goes quiet (tools/notebook_runner.py).
+# Hard limit of one quick-mode cell (they take seconds; a busy machine, a minute or two). tools/nbval_rerun.py also
+# fails a cell within 60 s when its kernel goes quiet.
 NBVAL_TIMEOUT ?= 300
 # Jupyter refuses to run as root unless told to (containers, CI machines).
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -64,7 +64,7 @@ notebooks: $(STAMP)
 	$(BIN)/python tools/notebook_runner.py --timeout 3600 --out build/notebooks notebooks/*.ipynb
 	@echo "executed notebooks are in build/notebooks/"
 
-## The whole test suite: unit tests + every notebook (quick mode) under nbval and run twice in one kernel.
+## The whole test suite: unit tests + every notebook (quick mode) under nbval, then re-run in the same kernel.
 test: test-unit test-notebooks
 
 test-unit: $(STAMP)
@@ -74,11 +74,12 @@ test-unit: $(STAMP)
 test-thorough: $(STAMP)
 	HYPOTHESIS_PROFILE=thorough $(TEST_ENV) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not notebooks and not site" tests
 
-## Each notebook in a fresh kernel ("Restart & run all", nbval), then twice in one kernel (tests/test_notebooks_rerun.py).
+## Each notebook in a fresh kernel ("Restart & run all", nbval), then every cell again in that same kernel, with its
+## figures audited and its re-run checks compared (tools/nbval_rerun.py); then the tests of the notebook tools.
 test-notebooks: $(STAMP)
 	NTK_LESSONS_QUICK=$(TEST_QUICK) $(TEST_ENV) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile \
-		--nbval-lax --nbval-cell-timeout=$(NBVAL_TIMEOUT) notebooks
-	NBVAL_TIMEOUT=$(NBVAL_TIMEOUT) $(TEST_ENV) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m notebooks tests
+		-p tools.nbval_rerun --nbval-lax --nbval-cell-timeout=$(NBVAL_TIMEOUT) notebooks
+	$(TEST_ENV) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m notebooks tests
 
 ## Every notebook under nbval (quick mode) for three seed offsets: every check cell must hold for any seed.
 SEED_OFFSETS ?= 1 2 3

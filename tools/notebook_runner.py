@@ -1,8 +1,9 @@
 """Run the lessons headless with nbclient: no widget-cell stall, and a fast, named failure when a kernel goes quiet.
 
-Used by ``tests/test_notebooks_rerun.py`` (each lesson twice in one kernel) and by ``make notebooks``
-(``python tools/notebook_runner.py --out build/notebooks notebooks/*.ipynb``, the executed copies that
-``make site`` renders). nbval ("Restart & run all") uses its own blocking client and is not affected.
+Used by ``make notebooks`` (``python tools/notebook_runner.py --out build/notebooks notebooks/*.ipynb``, the
+executed copies that ``make site`` renders). nbval ("Restart & run all", and the same-kernel re-run that
+``tools/nbval_rerun.py`` adds) uses its own blocking client, which has no Output-widget mimic and so no stall;
+that plugin applies the same quiet-kernel test (:class:`QuietWatch`) to nbval's wait for a reply.
 
 The stall and its cause
 -----------------------
@@ -51,6 +52,45 @@ from nbclient.util import run_sync
 QUIET_SECONDS = 60.0  # no kernel message and no kernel CPU for this long: the kernel has gone quiet
 WATCH_EVERY = 2.0  # seconds between the watchdog's looks
 IDLE_CPU_SHARE = 0.02  # "no CPU": under 2% of one core over the quiet window
+
+
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds a process has used so far; None when it cannot be read."""
+    try:
+        times = psutil.Process(pid).cpu_times() if pid else None
+    except psutil.Error:
+        return None
+    return None if times is None else times.user + times.system
+
+
+class QuietWatch:
+    """How much CPU a kernel process used over the last ``quiet_seconds``: the one test of "gone quiet".
+
+    Call :meth:`restart` when a cell starts and :meth:`idle_cpu` on each look (every ``WATCH_EVERY`` s): it
+    returns the CPU seconds used over a window of at least ``quiet_seconds`` when that is under
+    ``IDLE_CPU_SHARE`` of the window (the kernel did nothing), else None. Shared by :class:`LessonClient`
+    (nbclient) and ``tools/nbval_rerun.py`` (nbval's blocking client). Cost: one ``psutil`` read per look.
+    """
+
+    def __init__(self, pid: int | None, quiet_seconds: float = QUIET_SECONDS):
+        self.pid = pid
+        self.quiet_seconds = float(quiet_seconds)
+        self.restart()
+
+    def restart(self) -> None:
+        self.samples = collections.deque([(time.monotonic(), process_cpu_seconds(self.pid))])
+
+    def idle_cpu(self) -> float | None:
+        now, cpu = time.monotonic(), process_cpu_seconds(self.pid)
+        self.samples.append((now, cpu))
+        while len(self.samples) > 2 and self.samples[1][0] <= now - self.quiet_seconds:
+            self.samples.popleft()  # keep the oldest sample at least quiet_seconds old
+        start_time, start_cpu = self.samples[0]
+        window = now - start_time
+        if window >= self.quiet_seconds and cpu is not None and start_cpu is not None \
+                and cpu - start_cpu < IDLE_CPU_SHARE * window:
+            return cpu - start_cpu
+        return None
 
 
 class QuietKernelError(nbclient.exceptions.CellExecutionError):
@@ -104,14 +144,6 @@ class LessonClient(nbclient.NotebookClient):
         self.recent_messages.append(f"{time.strftime('%H:%M:%S')} {msg['msg_type']} {detail}".rstrip())
         return super().process_message(msg, cell, cell_index)
 
-    def _kernel_cpu_seconds(self) -> float | None:
-        pid = getattr(getattr(self.km, "provisioner", None), "pid", None)
-        try:
-            times = psutil.Process(pid).cpu_times() if pid else None
-        except psutil.Error:
-            return None
-        return None if times is None else times.user + times.system
-
     def _reply_waiting_unread(self) -> bool:
         try:
             return bool(zmq.Socket.shadow(self.kc.shell_channel.socket.underlying).poll(0))
@@ -130,29 +162,23 @@ class LessonClient(nbclient.NotebookClient):
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         self.recent_messages.clear()
         self._last_message = time.monotonic()
-        samples = collections.deque([(self._last_message, self._kernel_cpu_seconds())])
+        watch = QuietWatch(getattr(getattr(self.km, "provisioner", None), "pid", None), self.quiet_seconds)
         before = asyncio.all_tasks()
         task = asyncio.ensure_future(super().async_execute_cell(cell, cell_index, execution_count, store_history))
         while True:
             done, _ = await asyncio.wait({task}, timeout=WATCH_EVERY)
             if done:
                 return task.result()
-            now, cpu = time.monotonic(), self._kernel_cpu_seconds()
-            samples.append((now, cpu))
-            while len(samples) > 2 and samples[1][0] <= now - self.quiet_seconds:
-                samples.popleft()  # keep the newest sample at least quiet_seconds old
-            quiet = now - self._last_message
-            start_time, start_cpu = samples[0]
-            window = now - start_time
-            if quiet >= self.quiet_seconds and window >= self.quiet_seconds and cpu is not None \
-                    and start_cpu is not None and cpu - start_cpu < IDLE_CPU_SHARE * window:
+            idle_cpu = watch.idle_cpu()
+            quiet = time.monotonic() - self._last_message
+            if quiet >= self.quiet_seconds and idle_cpu is not None:
                 # nbclient's own pollers of this cell (kernel alive, iopub, reply) go too: left running, the
                 # kernel-alive poller fails later, once the kernel is shut down ("Task exception was never retrieved")
                 pollers = asyncio.all_tasks() - before - {asyncio.current_task()}
                 for pending in pollers | {task}:
                     pending.cancel()
                 await asyncio.gather(task, *pollers, return_exceptions=True)
-                raise QuietKernelError(self._quiet_report(cell_index, quiet, cpu - start_cpu))
+                raise QuietKernelError(self._quiet_report(cell_index, quiet, idle_cpu))
 
     execute_cell = run_sync(async_execute_cell)
 

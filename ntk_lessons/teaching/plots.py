@@ -924,8 +924,8 @@ class FigureAudit:
 
     ``FigureAudit.install(get_ipython())`` runs :func:`figure_standard_problems` on every open figure after
     each cell, before the inline backend shows and closes it, and collects what it finds in
-    :attr:`problems` ("cell starting 'fig = plots...': panel 0: ..."). The rerun harness
-    (tests/test_notebooks_rerun.py) installs it and fails a lesson whose figures fall below the standard.
+    :attr:`problems` ("cell starting 'fig = plots...': panel 0: ..."). ``make test-notebooks``
+    (tools/nbval_rerun.py) installs it and fails a lesson whose figures fall below the standard.
     Cost: one canvas draw per figure shown.
     """
 
