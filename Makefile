@@ -21,6 +21,8 @@ SITE   ?= build/site
 # machine and reused by every test process and notebook kernel (JAX's persistent compilation cache); a few
 # derandomised hypothesis examples per property (profile "ci"; `make test-thorough` draws many).
 PYTEST_WORKERS ?= 2
+# Each worker on its own CPUs (tools/cpu_share.py).
+XDIST = -p tools.cpu_share -n $(PYTEST_WORKERS)
 JAX_CACHE := $(CURDIR)/build/jax-cache
 TEST_ENV = JAX_COMPILATION_CACHE_DIR=$(JAX_CACHE) JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
 	JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
@@ -73,36 +75,36 @@ notebooks: $(STAMP)
 test: test-unit test-notebooks
 
 test-unit: $(STAMP)
-	$(UNIT_ENV) $(BIN)/python -m pytest -p tools.cpu_share -n $(PYTEST_WORKERS) -m "not notebooks and not site" tests
+	$(UNIT_ENV) $(BIN)/python -m pytest $(XDIST) -m "not notebooks and not site" tests
 
 ## The unit tests with many random examples per property test (hypothesis profile "thorough"): before a release.
 test-thorough: $(STAMP)
-	HYPOTHESIS_PROFILE=thorough $(UNIT_ENV) $(BIN)/python -m pytest -p tools.cpu_share -n $(PYTEST_WORKERS) -m "not notebooks and not site" tests
+	HYPOTHESIS_PROFILE=thorough $(UNIT_ENV) $(BIN)/python -m pytest $(XDIST) -m "not notebooks and not site" tests
 
 ## Each notebook in a fresh kernel ("Restart & run all", nbval), then every cell again in that same kernel, with its
 ## figures audited and its re-run checks compared (tools/nbval_rerun.py); then the tests of the notebook tools.
 test-notebooks: $(STAMP)
-	NTK_LESSONS_QUICK=$(TEST_QUICK) $(TEST_ENV) $(BIN)/python -m pytest -p tools.cpu_share -n $(PYTEST_WORKERS) --dist loadfile \
+	NTK_LESSONS_QUICK=$(TEST_QUICK) $(TEST_ENV) $(BIN)/python -m pytest $(XDIST) --dist loadfile \
 		-p tools.nbval_rerun --nbval-lax --nbval-cell-timeout=$(NBVAL_TIMEOUT) notebooks
-	$(TEST_ENV) $(BIN)/python -m pytest -p tools.cpu_share -n $(PYTEST_WORKERS) -m notebooks tests
+	$(TEST_ENV) $(BIN)/python -m pytest $(XDIST) -m notebooks tests
 
 ## Every notebook under nbval (quick mode) for three seed offsets: every check cell must hold for any seed.
 SEED_OFFSETS ?= 1 2 3
 test-seeds: $(STAMP)
 	set -e; for offset in $(SEED_OFFSETS); do echo "== NTK_LESSONS_SEED_OFFSET=$$offset"; \
 		NTK_LESSONS_SEED_OFFSET=$$offset NTK_LESSONS_QUICK=1 NTK_LESSONS_CACHE_DIR=$(CURDIR)/build/cache-seeds $(TEST_ENV) \
-		$(BIN)/python -m pytest -p tools.cpu_share -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax --nbval-cell-timeout=$(NBVAL_TIMEOUT) \
+		$(BIN)/python -m pytest $(XDIST) --dist loadfile --nbval-lax --nbval-cell-timeout=$(NBVAL_TIMEOUT) \
 		notebooks; done
 
 ## The package core's unit tests on the newest jax, without neural-tangents.
 test-newest-jax: $(STAMP_NEWEST)
-	$(UNIT_ENV) $(VENV_NEWEST)/bin/python -m pytest -p tools.cpu_share -n $(PYTEST_WORKERS) -m "not neural_tangents and not notebooks and not site" tests
+	$(UNIT_ENV) $(VENV_NEWEST)/bin/python -m pytest $(XDIST) -m "not neural_tangents and not notebooks and not site" tests
 
 ## Every notebook under nbval on the newest jax, without neural-tangents (its cross-check cells print one skip line).
 ## Its own sweep cache: these sweeps must run on the newest jax, not be read from the pinned run's cache.
 test-notebooks-newest-jax: $(STAMP_NEWEST)
 	NTK_LESSONS_QUICK=$(TEST_QUICK) NTK_LESSONS_CACHE_DIR=$(CURDIR)/build/cache-newest-jax $(TEST_ENV) \
-		$(VENV_NEWEST)/bin/python -m pytest -p tools.cpu_share -n $(PYTEST_WORKERS) --dist loadfile --nbval-lax --nbval-current-env \
+		$(VENV_NEWEST)/bin/python -m pytest $(XDIST) --dist loadfile --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=$(NBVAL_TIMEOUT) notebooks
 
 ## The course as static HTML in build/site/ (index with the lesson map + one page per lesson), from `make notebooks`.

@@ -47,9 +47,9 @@ import pytest
 from nbformat.v4 import new_code_cell
 from nbval.plugin import IPyNbCell, IPyNbFile
 
+from ntk_lessons.support.cache import CACHE_ENV_VAR
 from tools.notebook_runner import QUIET_SECONDS, WATCH_EVERY, QuietWatch
 
-CACHE_ENV_VAR = "NTK_LESSONS_CACHE_DIR"  # ntk_lessons.support.cache.CACHE_ENV_VAR
 SLOW_CELL_SECONDS = 120  # quick-mode cells take seconds; a slower one is reported
 # A line that reports a wall-clock time or a speed measured from one: a number with a unit of time, or the words.
 TIMING_LINE = re.compile(r"\d\s*(s|ms|µs|us|seconds?|minutes?|min)\b|seconds|speed-?up|\bfaster\b", re.IGNORECASE)
@@ -185,17 +185,22 @@ def _guard(notebook: IPyNbFile, quiet_seconds: float) -> None:
     kernel.await_reply = await_reply
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item):
+    """Before nbval starts a notebook's kernel: its own sweep cache; once started: the quiet-kernel guard."""
     notebook = item.parent
     if not isinstance(notebook, IPyNbFile):
-        return
+        return (yield)
     if getattr(notebook, "went_quiet", None):
         pytest.skip(f"the kernel went quiet in {notebook.went_quiet}")
-    if getattr(notebook, "lesson_cache_dir", None) is None:  # before nbval starts this notebook's kernel
+    starting = notebook.kernel is None
+    if starting:
         notebook.lesson_cache_dir = Path(tempfile.mkdtemp(prefix=f"ntk-lessons-cache-{Path(notebook.name).stem}-"))
         os.environ[CACHE_ENV_VAR] = str(notebook.lesson_cache_dir)  # the kernel inherits it
-        notebook.went_quiet = None
+    result = yield
+    if starting and notebook.kernel is not None:
+        _guard(notebook, item.config.getoption("quiet_seconds"))
+    return result
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -204,9 +209,6 @@ def pytest_runtest_call(item):
     if not isinstance(notebook, IPyNbFile):
         yield
         return
-    if notebook.kernel is not None and not getattr(notebook.kernel, "guarded", False):
-        _guard(notebook, item.config.getoption("quiet_seconds"))
-        notebook.kernel.guarded = True
     notebook.current_cell = item.name
     start = time.monotonic()
     yield
